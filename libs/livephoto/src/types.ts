@@ -1,0 +1,120 @@
+/** Shared stage contracts of the engine. Every stage is a typed function that reports progress. */
+
+export type StageName = 'probe' | 'plan' | 'render' | 'pair' | 'motion-photo' | 'upload' | 'download';
+
+/** Progress of one stage, percent in 0..100. */
+export interface StageProgress {
+  stage: StageName;
+  percent: number;
+}
+
+export type ProgressReporter = (p: StageProgress) => void;
+
+export interface StageContext {
+  signal?: AbortSignal;
+  onProgress?: ProgressReporter;
+}
+
+export interface GpsPosition {
+  latitude: number;
+  longitude: number;
+  altitude?: number;
+}
+
+export interface SourceInfo {
+  path: string;
+  sizeBytes: number;
+  formatName: string;
+  /** seconds */
+  duration: number;
+  /** coded size of the video stream */
+  width: number;
+  height: number;
+  /** clockwise display rotation in degrees (0, 90, 180, 270) from the display matrix / rotate tag */
+  rotation: 0 | 90 | 180 | 270;
+  /** size after rotation is applied (what a viewer shows) */
+  displayWidth: number;
+  displayHeight: number;
+  /** average frame rate in frames/second */
+  fps: number;
+  /** true when r_frame_rate and avg_frame_rate disagree notably (variable frame rate) */
+  variableFrameRate: boolean;
+  frameCount?: number;
+  videoCodec: string;
+  pixelFormat: string;
+  bitDepth: number;
+  hasAudio: boolean;
+  audioCodec?: string;
+  /** capture time: ISO 8601 string as found in the source (keeps the offset when the source has one) */
+  captureTime?: string;
+  gps?: GpsPosition;
+  make?: string;
+  model?: string;
+}
+
+export interface PlanOptions {
+  /** seconds into the source where the clip starts; automatic when undefined */
+  start?: number;
+  /** clip length in seconds, 1..5, default 3 */
+  duration?: number;
+  /** key-frame (still) time in seconds into the SOURCE, or 'auto' (sharpest frame near the clip middle) */
+  keyFrame?: number | 'auto';
+}
+
+export interface PlanWarning {
+  code:
+    | 'SOURCE_TOO_LONG'
+    | 'SOURCE_SHORTER_THAN_CLIP'
+    | 'CLIP_SHAKY'
+    | 'MOTION_TOO_FAST'
+    | 'KEY_FRAME_BLURRED'
+    | 'SCENE_CUT_IN_CLIP'
+    | 'KEY_FRAME_CLAMPED';
+  message: string;
+}
+
+export interface ClipPlan {
+  /** seconds into the source */
+  start: number;
+  /** seconds */
+  duration: number;
+  /** key-frame time relative to the clip start, snapped to the 30 fps output grid */
+  stillOffset: number;
+  /** index of the still frame in the 30 fps output */
+  stillFrameIndex: number;
+  /** how the window / frame were chosen, in words */
+  reasons: string[];
+  warnings: PlanWarning[];
+}
+
+export type StillFormat = 'jpeg' | 'heic';
+export type VideoCodec = 'h264' | 'hevc';
+
+export interface ConvertOptions extends PlanOptions {
+  still?: StillFormat;
+  codec?: VideoCodec;
+  motionPhoto?: boolean;
+}
+
+export interface LivePhotoResult {
+  contentIdentifier: string;
+  stillPath: string;
+  moviePath: string;
+  motionPhotoPath?: string;
+  /** seconds from the start of the MOV at which the still was taken */
+  stillTime: number;
+  clip: { start: number; duration: number };
+  width: number;
+  height: number;
+  warnings: PlanWarning[];
+  reasons: string[];
+}
+
+/** The engine's output video frame rate. */
+export const OUTPUT_FPS = 30;
+/** QuickTime movie timescale Apple uses. */
+export const MOVIE_TIMESCALE = 600;
+export const DEFAULT_CLIP_SECONDS = 3;
+export const MIN_CLIP_SECONDS = 1;
+export const MAX_CLIP_SECONDS = 5;
+export const MAX_LONG_SIDE = 1920;
