@@ -1,0 +1,118 @@
+import { z } from 'zod';
+
+/**
+ * Typed, validated environment. The api and worker call `loadConfig()` first thing and refuse to start on a
+ * bad value, naming the variable. Secrets never appear in the error text or in logs (see `redactedConfig`).
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = z.coerce.number().int().positive();
+
+const apiKeys = z
+  .string()
+  .min(1)
+  .transform((raw, ctx) => {
+    const map = new Map<string, string>();
+    for (const pair of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const idx = pair.lastIndexOf(':');
+      const key = pair.slice(0, idx);
+      const tenant = pair.slice(idx + 1);
+      if (idx <= 0 || !tenant || key.length < 16 || !/^[A-Za-z0-9_.-]+$/.test(tenant)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: 'each entry must be key:tenant with a key of at least 16 characters and a tenant of [A-Za-z0-9_.-]',
+        });
+        return z.NEVER;
+      }
+      map.set(key, tenant);
+    }
+    if (map.size === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'at least one key:tenant entry is needed' });
+      return z.NEVER;
+    }
+    return map;
+  });
+
+const webhookSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_<base64>')
+  .refine((s) => Buffer.from(s.slice('whsec_'.length), 'base64').length >= 16, 'the decoded secret must be ≥ 16 bytes');
+
+const schema = z.object({
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.optional(),
+  API_KEYS: apiKeys.optional(),
+  WEBHOOK_SECRET: webhookSecret.optional(),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default('false'),
+  /** attempts for one webhook delivery; with the default backoff, 20 attempts span about 24 h */
+  WEBHOOK_MAX_ATTEMPTS: positiveInt.default(20),
+  WEBHOOK_BACKOFF_MS: positiveInt.default(5_000),
+  WEBHOOK_BACKOFF_MAX_MS: positiveInt.default(3 * 60 * 60 * 1000),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  WORKER_CONCURRENCY: positiveInt.default(1),
+  /** BullMQ lock for CPU-heavy conversions; renewed at half this interval */
+  WORKER_LOCK_DURATION_MS: positiveInt.default(120_000),
+  WORKER_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+  /** presigned GET URLs in results live this long */
+  PRESIGN_EXPIRES_SECONDS: positiveInt.default(3600),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('vid2live'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type AppConfig = z.output<typeof schema> & { role: 'api' | 'worker' | 'cli' };
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: Array<{ variable: string; message: string }>) {
+    super(
+      'invalid configuration: ' + problems.map((p) => `${p.variable}: ${p.message}`).join('; '),
+    );
+  }
+}
+
+/** Variables each role cannot start without. */
+const REQUIRED: Record<AppConfig['role'], Array<keyof z.output<typeof schema>>> = {
+  api: ['API_KEYS'],
+  worker: ['WEBHOOK_SECRET'],
+  cli: [],
+};
+
+export function loadConfig(role: AppConfig['role'], env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    input[key] = v === undefined || v === '' ? undefined : v;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    // Only the variable name and the rule go out: never the offending value (it may be a secret).
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? '?'), message: i.message })),
+    );
+  }
+  const missing = REQUIRED[role].filter((k) => parsed.data[k] === undefined);
+  if (missing.length) {
+    throw new ConfigError(missing.map((variable) => ({ variable, message: `required for the ${role}` })));
+  }
+  const cfg = { ...parsed.data, role };
+  // A custom endpoint (MinIO, s3rver) almost always needs path-style addressing.
+  if (cfg.S3_FORCE_PATH_STYLE === undefined) cfg.S3_FORCE_PATH_STYLE = cfg.S3_ENDPOINT !== undefined;
+  return cfg;
+}
+
+/** The config as it may be logged: secrets replaced. */
+export function redactedConfig(cfg: AppConfig): Record<string, unknown> {
+  return {
+    ...cfg,
+    S3_SECRET_ACCESS_KEY: cfg.S3_SECRET_ACCESS_KEY ? '***' : undefined,
+    WEBHOOK_SECRET: cfg.WEBHOOK_SECRET ? '***' : undefined,
+    API_KEYS: cfg.API_KEYS ? `${cfg.API_KEYS.size} key(s) for tenants ${[...new Set(cfg.API_KEYS.values())].join(',')}` : undefined,
+    REDIS_URL: cfg.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@'),
+  };
+}
