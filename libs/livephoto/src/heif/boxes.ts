@@ -1,0 +1,167 @@
+import { LivePhotoError } from '../errors';
+
+/** ISO BMFF box primitives for HEIF: headers (incl. 64-bit largesize and size-0 "to end"), and builders. */
+
+export interface BoxHeader {
+  type: string;
+  /** offset of the size field */
+  start: number;
+  headerSize: number;
+  /** whole box, header included */
+  size: number;
+  end: number;
+  /** the box declared size 0 ("extends to the end of the file") */
+  toEnd: boolean;
+}
+
+export function invalidHeif(message: string): LivePhotoError {
+  return new LivePhotoError('INVALID_CONTAINER', `HEIF: ${message}`);
+}
+
+/** Child boxes laid end to end in `buf[start, end)`. */
+export function readBoxes(buf: Buffer, start: number, end: number): BoxHeader[] {
+  const boxes: BoxHeader[] = [];
+  let pos = start;
+  while (pos < end) {
+    if (pos + 8 > end) throw invalidHeif(`truncated box header at ${pos}`);
+    let size = buf.readUInt32BE(pos);
+    const type = buf.toString('latin1', pos + 4, pos + 8);
+    let headerSize = 8;
+    let toEnd = false;
+    if (size === 1) {
+      if (pos + 16 > end) throw invalidHeif(`truncated largesize header of '${type}' at ${pos}`);
+      size = Number(buf.readBigUInt64BE(pos + 8));
+      headerSize = 16;
+    } else if (size === 0) {
+      size = end - pos;
+      toEnd = true;
+    }
+    if (size < headerSize || pos + size > end) throw invalidHeif(`box '${type}' at ${pos} (size ${size}) overruns its parent`);
+    boxes.push({ type, start: pos, headerSize, size, end: pos + size, toEnd });
+    pos += size;
+  }
+  return boxes;
+}
+
+/** A box of `type` around `parts`; switches to a 64-bit largesize header only when needed. */
+export function box(type: string, ...parts: Buffer[]): Buffer {
+  const bodyLength = parts.reduce((n, p) => n + p.length, 0);
+  if (8 + bodyLength <= 0xffffffff) {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(8 + bodyLength, 0);
+    head.write(type, 4, 'latin1');
+    return Buffer.concat([head, ...parts]);
+  }
+  const head = Buffer.alloc(16);
+  head.writeUInt32BE(1, 0);
+  head.write(type, 4, 'latin1');
+  head.writeBigUInt64BE(BigInt(16 + bodyLength), 8);
+  return Buffer.concat([head, ...parts]);
+}
+
+export function fullBox(type: string, version: number, flags: number, ...parts: Buffer[]): Buffer {
+  const vf = Buffer.alloc(4);
+  vf.writeUInt32BE(((version & 0xff) << 24) | (flags & 0xffffff), 0);
+  return box(type, vf, ...parts);
+}
+
+/** version and flags of the FullBox whose header is `h` */
+export function fullBoxHead(buf: Buffer, h: BoxHeader): { version: number; flags: number; bodyStart: number } {
+  if (h.headerSize + 4 > h.size) throw invalidHeif(`'${h.type}' is too short for a full box`);
+  const word = buf.readUInt32BE(h.start + h.headerSize);
+  return { version: word >>> 24, flags: word & 0xffffff, bodyStart: h.start + h.headerSize + 4 };
+}
+
+/** Sequential big-endian reader bounded to one box body. */
+export class BoxCursor {
+  constructor(
+    readonly buf: Buffer,
+    public pos: number,
+    readonly end: number,
+    readonly what: string,
+  ) {}
+
+  private need(n: number): void {
+    if (this.pos + n > this.end) throw invalidHeif(`'${this.what}' is truncated`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf.readUInt8(this.pos++);
+  }
+
+  u16(): number {
+    this.need(2);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** an unsigned integer of 0, 4 or 8 bytes (iloc field sizes) */
+  uint(size: number): number {
+    if (size === 0) return 0;
+    if (size === 4) return this.u32();
+    if (size === 8) {
+      this.need(8);
+      const v = this.buf.readBigUInt64BE(this.pos);
+      this.pos += 8;
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidHeif(`'${this.what}' holds an offset beyond 2^53`);
+      return Number(v);
+    }
+    throw invalidHeif(`'${this.what}' uses an invalid field size ${size}`);
+  }
+
+  fourcc(): string {
+    this.need(4);
+    const s = this.buf.toString('latin1', this.pos, this.pos + 4);
+    this.pos += 4;
+    return s;
+  }
+
+  /** NUL-terminated UTF-8; tolerates a missing terminator at the end of the box */
+  cstring(): string {
+    const nul = this.buf.indexOf(0, this.pos);
+    const stop = nul === -1 || nul >= this.end ? this.end : nul;
+    const s = this.buf.toString('utf8', this.pos, stop);
+    this.pos = Math.min(this.end, stop + 1);
+    return s;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+}
+
+/** Write an unsigned integer of 0, 4 or 8 bytes. */
+export function uintBytes(value: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  if (size === 4) b.writeUInt32BE(value);
+  else if (size === 8) b.writeBigUInt64BE(BigInt(value));
+  else if (size !== 0) throw new LivePhotoError('METADATA_WRITE_FAILED', `invalid HEIF field size ${size}`);
+  return b;
+}
+
+export function fitsIn(value: number, size: number): boolean {
+  if (size === 0) return value === 0;
+  if (size === 4) return value <= 0xffffffff;
+  return size === 8;
+}
+
+export function u16be(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v);
+  return b;
+}
+
+export function u32be(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v);
+  return b;
+}

@@ -1,0 +1,2 @@
+export * from './motion-photo';
+export * from './motion-photo-xmp';
