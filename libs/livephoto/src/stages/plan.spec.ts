@@ -1,0 +1,165 @@
+import * as path from 'node:path';
+import { ffmpegSync, makeTempDir, removeDir } from '../../../media/src/test-media';
+import { SourceInfo } from '../types';
+import { planClip } from './plan';
+import { probeSource } from './probe';
+
+/** A SourceInfo for a file that does not exist: any decode attempt would fail, so passing = nothing decoded. */
+function phantom(duration: number, extra: Partial<SourceInfo> = {}): SourceInfo {
+  return {
+    path: '/nonexistent/phantom.mp4', sizeBytes: 1, formatName: 'mov,mp4', duration,
+    width: 320, height: 240, rotation: 0, displayWidth: 320, displayHeight: 240, fps: 30,
+    variableFrameRate: false, videoCodec: 'h264', pixelFormat: 'yuv420p', bitDepth: 8, hasAudio: false, ...extra,
+  };
+}
+
+const codes = (p: { warnings: { code: string }[] }) => p.warnings.map((w) => w.code);
+const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
+
+describe('planClip: options and the no-decode fast path', () => {
+  it.each([
+    [{ duration: 0.5 }, /duration must be between 1 and 5/],
+    [{ duration: 6 }, /duration must be between 1 and 5/],
+    [{ duration: Number.NaN }, /duration/],
+    [{ start: -1 }, /start must be/],
+    [{ start: 10 }, /not inside/],
+    [{ start: 2, keyFrame: 1 }, /outside the clip 2.00–5.00/],
+    [{ start: 2, keyFrame: 5.5 }, /outside the clip/],
+    [{ keyFrame: 12 }, /past the end/],
+    [{ keyFrame: 'soon' as unknown as number }, /'auto' or a time/],
+    [{ start: 9.8 }, /leaves only 0.20 s/],
+  ])('rejects %j with INVALID_OPTIONS', async (options, message) => {
+    await expect(planClip(phantom(10), options)).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringMatching(message) });
+  });
+
+  it('refuses a source under 0.5 s with CLIP_TOO_SHORT', async () => {
+    await expect(planClip(phantom(0.4), { start: 0, keyFrame: 0.1 })).rejects.toMatchObject({ code: 'CLIP_TOO_SHORT' });
+  });
+
+  it('uses start + key frame as given, snapped to the 30 fps grid, without decoding', async () => {
+    const plan = await planClip(phantom(10), { start: 1, keyFrame: 2.52 });
+    expect(plan).toMatchObject({ start: 1, duration: 3, stillFrameIndex: 46, stillOffset: 46 / 30, warnings: [] });
+    expect(plan.reasons.join(' ')).toMatch(/chosen by the user/);
+  });
+
+  it('clamps a key frame at the very end of the clip to its last frame (KEY_FRAME_CLAMPED)', async () => {
+    const plan = await planClip(phantom(10), { start: 1, duration: 2, keyFrame: 3 });
+    expect(plan.stillFrameIndex).toBe(59);
+    expect(codes(plan)).toEqual(['KEY_FRAME_CLAMPED']);
+  });
+
+  it('shortens a clip that would run past the end (SOURCE_SHORTER_THAN_CLIP) and warns on long sources', async () => {
+    const plan = await planClip(phantom(600), { start: 598.5, keyFrame: 599 });
+    expect(plan.duration).toBeCloseTo(1.5, 6);
+    expect(plan.stillFrameIndex).toBe(15);
+    expect(codes(plan).sort()).toEqual(['SOURCE_SHORTER_THAN_CLIP', 'SOURCE_TOO_LONG']);
+  });
+
+  it('takes the whole source when it is shorter than the clip', async () => {
+    const plan = await planClip(phantom(2), { keyFrame: 1 });
+    expect(plan).toMatchObject({ start: 0, duration: 2, stillFrameIndex: 30 });
+    expect(codes(plan)).toEqual(['SOURCE_SHORTER_THAN_CLIP']);
+  });
+});
+
+describe('planClip: automatic window and key frame on generated sources', () => {
+  let dir: string;
+  const at = (name: string) => path.join(dir, name);
+  beforeAll(() => {
+    dir = makeTempDir('vid2live-plan-');
+  });
+  afterAll(() => removeDir(dir));
+
+  it('picks the static part of a clip that is static for 4 s and then moves fast', async () => {
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'smptebars=s=320x240:r=30:d=8',
+      '-f', 'lavfi', '-i', 'testsrc=s=80x80:r=30:d=8',
+      '-filter_complex', "[0:v][1:v]overlay=x='if(lt(t,4),20,20+mod((t-4)*900,200))':y=80:shortest=1,format=yuv420p",
+      ...x264, at('static-then-fast.mp4'),
+    ]);
+    const progress: number[] = [];
+    const plan = await planClip(await probeSource(src), {}, { onProgress: (p) => progress.push(p.percent) });
+    expect(plan.duration).toBe(3);
+    // the last static frame is shown until 4 s + 1 frame
+    expect(plan.start + plan.duration).toBeLessThanOrEqual(4 + 1 / 30 + 1e-3);
+    expect(plan.reasons[0]).toMatch(/^lowest motion window \d+\.\d\d–\d+\.\d\d s of 8\.00 s \(mean diff 0\.\d vs \d+\.\d overall\)$/);
+    expect(plan.stillFrameIndex).toBeGreaterThanOrEqual(45 - 15);
+    expect(plan.stillFrameIndex).toBeLessThanOrEqual(45 + 15);
+    expect(plan.stillOffset).toBeCloseTo(plan.stillFrameIndex / 30, 6);
+    expect(plan.warnings).toEqual([]);
+    expect(progress[progress.length - 1]).toBe(100);
+  });
+
+  it('avoids a hard cut even though the calmest stretch straddles it; warns when a user range contains it', async () => {
+    // moving 0–2.5 s, still 2.5–5.5 s with a hard cut at 4 s (bars → test card), moving again 5.5–8 s
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'smptebars=s=320x240:r=30:d=4',
+      '-f', 'lavfi', '-i', 'rgbtestsrc=s=320x240:r=30:d=4',
+      '-f', 'lavfi', '-i', 'testsrc=s=80x80:r=30:d=8',
+      '-filter_complex',
+      "[0:v][1:v]concat=n=2:v=1[bg];[bg][2:v]overlay=x='if(lt(t,2.5)+gt(t,5.5),20+mod(t*900,200),20)':y=80:shortest=1,format=yuv420p",
+      ...x264, at('cut.mp4'),
+    ]);
+    const source = await probeSource(src);
+    const plan = await planClip(source, {});
+    const end = plan.start + plan.duration;
+    expect(plan.start >= 4 - 1e-6 || end <= 4 + 1e-6).toBe(true);
+    expect(plan.reasons.join(' ')).toMatch(/avoided scene cut at 4\.00 s/);
+    expect(codes(plan)).not.toContain('SCENE_CUT_IN_CLIP');
+
+    const user = await planClip(source, { start: 2.5, keyFrame: 'auto' });
+    expect(user.start).toBe(2.5);
+    expect(codes(user)).toContain('SCENE_CUT_IN_CLIP');
+  });
+
+  it('prefers the sharpest frame near the middle and warns when the middle is blurred', async () => {
+    // sharp test card, blurred between 1.0 and 2.0 s: a 3 s clip from 0 has its middle (1.5 s ± 0.5) all blurred
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'testsrc=s=320x240:r=30:d=3',
+      '-vf', "boxblur=8:enable='between(t,1,2)'", ...x264, at('blur.mp4'),
+    ]);
+    const plan = await planClip(await probeSource(src), { start: 0, duration: 3 });
+    expect(codes(plan)).toContain('KEY_FRAME_BLURRED');
+    const sharpSrc = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=320x240:r=30:d=3', '-vf', "boxblur=8:enable='between(t,1,1.45)'", ...x264, at('blur-part.mp4')]);
+    const sharp = await planClip(await probeSource(sharpSrc), { start: 0 });
+    // the sharp frames of the search range are 1.50–2.00 s
+    expect(sharp.stillOffset).toBeGreaterThanOrEqual(1.5);
+    expect(sharp.stillOffset).toBeLessThanOrEqual(2.0);
+    expect(codes(sharp)).not.toContain('KEY_FRAME_BLURRED');
+  });
+
+  it('warns MOTION_TOO_FAST on a clip of pure noise', async () => {
+    const src = ffmpegSync(['-f', 'lavfi', '-i', 'nullsrc=s=320x240:r=30:d=2,geq=lum=random(1)*255:cb=128:cr=128', ...x264, at('noise.mp4')]);
+    const plan = await planClip(await probeSource(src), {});
+    expect(codes(plan)).toContain('MOTION_TOO_FAST');
+  });
+
+  it('warns CLIP_SHAKY when the picture jumps around irregularly', async () => {
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'testsrc2=s=400x300:r=30:d=3',
+      '-vf', "crop=320:240:x='40+40*sin(n*n*0.37)':y='30+30*cos(n*1.91)'", ...x264, at('shaky.mp4'),
+    ]);
+    const plan = await planClip(await probeSource(src), {});
+    expect(codes(plan)).toContain('CLIP_SHAKY');
+  });
+
+  it('analyses only a bounded span of a long source (SOURCE_TOO_LONG)', async () => {
+    const src = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=160x120:r=30:d=60', ...x264, '-g', '300', at('long.mp4')]);
+    const plan = await planClip(await probeSource(src), {});
+    expect(codes(plan)).toContain('SOURCE_TOO_LONG');
+    expect(plan.reasons.join(' ')).toMatch(/analysed 24\.00–36\.00 s only/);
+    expect(plan.start).toBeGreaterThanOrEqual(24);
+    expect(plan.start + plan.duration).toBeLessThanOrEqual(36.001);
+  });
+
+  it('stops the analysis with CANCELED when aborted', async () => {
+    const src = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=320x240:r=30:d=10', ...x264, at('ten.mp4')]);
+    const source = await probeSource(src);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(planClip(source, {}, { signal: ac.signal })).rejects.toMatchObject({ code: 'CANCELED' });
+    const late = new AbortController();
+    const run = planClip(source, {}, { signal: late.signal, onProgress: (p) => p.percent > 0 && late.abort() });
+    await expect(run).rejects.toMatchObject({ code: 'CANCELED' });
+  });
+});

@@ -1,0 +1,194 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ffmpegSync, makeTempDir, removeDir } from '../../../media/src/test-media';
+import { LivePhotoError } from '../errors';
+import { IPHONE_MOV } from '../testing/fixtures';
+import { bitDepthOf, parseIso6709, parseRate, probeSource, rotationOf, sourceInfoFromFfprobe } from './probe';
+
+const tiny = ['-f', 'lavfi', '-i', 'testsrc=s=320x240:r=30:d=2'];
+const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
+
+async function probeError(file: string): Promise<LivePhotoError> {
+  try {
+    await probeSource(file);
+  } catch (e) {
+    return e as LivePhotoError;
+  }
+  throw new Error(`probeSource(${file}) did not fail`);
+}
+
+describe('probeSource', () => {
+  let dir: string;
+  const at = (name: string) => path.join(dir, name);
+  beforeAll(() => {
+    dir = makeTempDir('vid2live-probe-');
+  });
+  afterAll(() => removeDir(dir));
+
+  it('reads a landscape video with audio and Apple tags (capture time with offset, GPS, make/model)', async () => {
+    const src = ffmpegSync([
+      ...tiny, '-f', 'lavfi', '-i', 'sine=d=2', ...x264, '-c:a', 'aac', '-shortest',
+      '-movflags', 'use_metadata_tags',
+      '-metadata', 'com.apple.quicktime.creationdate=2025-01-01T11:06:46+0900',
+      '-metadata', 'com.apple.quicktime.location.ISO6709=+39.9990+116.3477+054.305/',
+      '-metadata', 'com.apple.quicktime.make=Apple',
+      '-metadata', 'com.apple.quicktime.model=iPhone 15 Plus',
+      at('tagged.mov'),
+    ]);
+    const progress: number[] = [];
+    const info = await probeSource(src, { onProgress: (p) => progress.push(p.percent) });
+    expect(info).toMatchObject({
+      path: src,
+      formatName: expect.stringContaining('mov'),
+      width: 320, height: 240, rotation: 0, displayWidth: 320, displayHeight: 240,
+      fps: 30, variableFrameRate: false, frameCount: 60,
+      videoCodec: 'h264', pixelFormat: 'yuv420p', bitDepth: 8,
+      hasAudio: true, audioCodec: 'aac',
+      captureTime: '2025-01-01T11:06:46+0900',
+      make: 'Apple', model: 'iPhone 15 Plus',
+    });
+    expect(info.duration).toBeCloseTo(2, 1);
+    expect(info.sizeBytes).toBe(fs.statSync(src).size);
+    expect(info.gps!.latitude).toBeCloseTo(39.999, 4);
+    expect(info.gps!.longitude).toBeCloseTo(116.3477, 4);
+    expect(info.gps!.altitude).toBeCloseTo(54.305, 3);
+    expect(progress).toEqual([0, 100]);
+  });
+
+  it('reads the genuine iPhone Live Photo MOV (no ftyp, HEVC, LPCM, Apple keys)', async () => {
+    const info = await probeSource(IPHONE_MOV);
+    expect(info).toMatchObject({
+      videoCodec: 'hevc', width: 1920, height: 1440, rotation: 0, hasAudio: true, audioCodec: 'pcm_s16le',
+      captureTime: '2025-01-01T11:06:46+0900', make: 'Apple', model: 'iPhone 15 Plus',
+    });
+    expect(info.duration).toBeCloseTo(1.4, 1);
+    expect(info.gps).toBeDefined();
+  });
+
+  it('falls back to creation_time and reports no audio', async () => {
+    const src = ffmpegSync([...tiny, ...x264, '-metadata', 'creation_time=2024-05-06T07:08:09Z', at('plain.mp4')]);
+    const info = await probeSource(src);
+    expect(info.hasAudio).toBe(false);
+    expect(info.audioCodec).toBeUndefined();
+    expect(info.captureTime).toMatch(/^2024-05-06T07:08:09/);
+  });
+
+  it('reads the display matrix of a rotated stream: portrait display size from landscape coded size', async () => {
+    const coded = ffmpegSync([...tiny, ...x264, at('coded.mp4')]);
+    const rotated = ffmpegSync(['-i', coded, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', at('rotated.mp4')]);
+    const info = await probeSource(rotated);
+    expect(info.width).toBe(320);
+    expect(info.height).toBe(240);
+    // ffmpeg 5.1 stores this tag as a counter-clockwise matrix (ffprobe rotation +90) = 270° clockwise;
+    // either way the picture is shown portrait.
+    expect([90, 270]).toContain(info.rotation);
+    expect(info.displayWidth).toBe(240);
+    expect(info.displayHeight).toBe(320);
+  });
+
+  it('flags a variable frame rate and reads a 10-bit pixel format', async () => {
+    const vfr = ffmpegSync([
+      ...tiny, '-vf', "setpts='N/(30*TB)+if(gt(N,30),0.02*N/TB,0)'", '-fps_mode', 'vfr', ...x264, at('vfr.mp4'),
+    ]);
+    expect((await probeSource(vfr)).variableFrameRate).toBe(true);
+    const tenBit = ffmpegSync([
+      '-f', 'lavfi', '-i', 'testsrc=s=320x240:r=30:d=0.5', '-c:v', 'libx265', '-preset', 'ultrafast',
+      '-pix_fmt', 'yuv420p10le', '-x265-params', 'log-level=error', at('ten.mp4'),
+    ]);
+    const info = await probeSource(tenBit);
+    expect(info.videoCodec).toBe('hevc');
+    expect(info.bitDepth).toBe(10);
+  });
+
+  describe('bad input: each its own code, naming the file', () => {
+    const expectCode = async (file: string, code: string) => {
+      const e = await probeError(file);
+      expect(e).toBeInstanceOf(LivePhotoError);
+      expect(e.code).toBe(code);
+      expect(e.message).toContain(file);
+    };
+
+    it('missing file → SOURCE_NOT_FOUND', () => expectCode(at('does-not-exist.mp4'), 'SOURCE_NOT_FOUND'));
+
+    it('0-byte file → SOURCE_EMPTY', async () => {
+      fs.writeFileSync(at('empty.mp4'), '');
+      await expectCode(at('empty.mp4'), 'SOURCE_EMPTY');
+    });
+
+    it('text file → INPUT_NOT_MEDIA', async () => {
+      fs.writeFileSync(at('notes.mp4'), 'these are not the frames you are looking for\n'.repeat(20));
+      await expectCode(at('notes.mp4'), 'INPUT_NOT_MEDIA');
+    });
+
+    it('JPEG and PNG → INPUT_IS_IMAGE (also when the extension lies)', async () => {
+      const jpg = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=64x48', '-frames:v', '1', at('photo.jpg')]);
+      const png = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=64x48', '-frames:v', '1', at('photo.png')]);
+      fs.copyFileSync(jpg, at('photo-named.mp4'));
+      await expectCode(jpg, 'INPUT_IS_IMAGE');
+      await expectCode(png, 'INPUT_IS_IMAGE');
+      await expectCode(at('photo-named.mp4'), 'INPUT_IS_IMAGE');
+    });
+
+    it('audio only (.m4a, .wav) → INPUT_NO_VIDEO', async () => {
+      await expectCode(ffmpegSync(['-f', 'lavfi', '-i', 'sine=d=1', at('voice.m4a')]), 'INPUT_NO_VIDEO');
+      await expectCode(ffmpegSync(['-f', 'lavfi', '-i', 'sine=d=1', at('voice.wav')]), 'INPUT_NO_VIDEO');
+    });
+
+    it('truncated MP4, moov last (ffprobe: moov atom not found) and faststart (box past EOF) → INPUT_TRUNCATED', async () => {
+      const whole = ffmpegSync([...tiny, ...x264, at('whole.mp4')]);
+      const fast = ffmpegSync(['-i', whole, '-c', 'copy', '-movflags', '+faststart', at('fast.mp4')]);
+      for (const [from, to] of [[whole, at('cut-moov-last.mp4')], [fast, at('cut-faststart.mp4')]]) {
+        const bytes = fs.readFileSync(from);
+        fs.writeFileSync(to, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+        await expectCode(to, 'INPUT_TRUNCATED');
+      }
+      await expect(probeSource(fast)).resolves.toMatchObject({ frameCount: 60 });
+    });
+
+    it('a video encode with zero frames → INPUT_ZERO_DURATION', async () => {
+      const zero = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc', '-frames:v', '0', at('zero.mp4')]);
+      await expectCode(zero, 'INPUT_ZERO_DURATION');
+    });
+  });
+});
+
+describe('probe helpers', () => {
+  it('turns ffprobe rotation (counter-clockwise) and the legacy rotate tag (clockwise) into clockwise degrees', () => {
+    expect(rotationOf({ index: 0, side_data_list: [{ side_data_type: 'Display Matrix', rotation: -90 }] })).toBe(90);
+    expect(rotationOf({ index: 0, side_data_list: [{ rotation: 90 }] })).toBe(270);
+    expect(rotationOf({ index: 0, side_data_list: [{ rotation: 180 }] })).toBe(180);
+    expect(rotationOf({ index: 0, tags: { rotate: '90' } })).toBe(90);
+    expect(rotationOf({ index: 0 })).toBe(0);
+  });
+
+  it('parses ISO 6709 in decimal degrees and DDMM forms', () => {
+    expect(parseIso6709('+39.9990+116.3477+054.305/')).toEqual({ latitude: 39.999, longitude: 116.3477, altitude: 54.305 });
+    const ddmm = parseIso6709('-3330.5+15112.25/')!;
+    expect(ddmm.latitude).toBeCloseTo(-(33 + 30.5 / 60), 6);
+    expect(ddmm.longitude).toBeCloseTo(151 + 12.25 / 60, 6);
+    expect(ddmm.altitude).toBeUndefined();
+    expect(parseIso6709('nowhere')).toBeUndefined();
+  });
+
+  it('derives bit depth and frame rates', () => {
+    expect(bitDepthOf('yuv420p')).toBe(8);
+    expect(bitDepthOf('yuv420p10le')).toBe(10);
+    expect(bitDepthOf('p010le')).toBe(10);
+    expect(bitDepthOf('yuv422p12be')).toBe(12);
+    expect(bitDepthOf('weird', '10')).toBe(10);
+    expect(parseRate('30000/1001')).toBeCloseTo(29.97, 2);
+    expect(parseRate('0/0')).toBe(0);
+  });
+
+  it('treats an MP4 whose only picture is cover art as audio only', () => {
+    expect(() =>
+      sourceInfoFromFfprobe('/x/song.m4a', 10, {
+        format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', duration: '3' },
+        streams: [
+          { index: 0, codec_type: 'audio', codec_name: 'aac' },
+          { index: 1, codec_type: 'video', codec_name: 'mjpeg', disposition: { attached_pic: 1 } },
+        ],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'INPUT_NO_VIDEO' }));
+  });
+});

@@ -1,0 +1,280 @@
+import * as fs from 'node:fs/promises';
+import { isRemoteSource } from '../../../media/src/ffmpeg';
+import { runFfprobe, FfprobeData, FfprobeStream } from '../../../media/src/ffprobe';
+import { isLivePhotoError, LivePhotoError, throwIfAborted } from '../errors';
+import { checkContainerIntegrity } from '../quicktime/boxes';
+import { GpsPosition, SourceInfo, StageContext } from '../types';
+
+/**
+ * probe: what is this file? Reads the container with ffprobe and turns every kind of bad input into its own
+ * error code (SOURCE_NOT_FOUND, SOURCE_EMPTY, INPUT_NOT_MEDIA, INPUT_IS_IMAGE, INPUT_NO_VIDEO, INPUT_TRUNCATED,
+ * INPUT_ZERO_DURATION), each naming the file.
+ */
+export async function probeSource(sourcePath: string, ctx: StageContext = {}): Promise<SourceInfo> {
+  const report = (percent: number) => ctx.onProgress?.({ stage: 'probe', percent });
+  throwIfAborted(ctx.signal);
+  report(0);
+
+  // A URL (presigned S3 GET) is probed by ffprobe alone; local files get the cheap checks first.
+  const remote = isRemoteSource(sourcePath);
+  let sizeBytes = 0;
+  let boxFile = remote; // unknown for URLs: trust ffprobe's message
+  if (!remote) {
+    sizeBytes = await statSource(sourcePath);
+    boxFile = await looksLikeIsoBmff(sourcePath);
+    if (boxFile) await checkNotTruncated(sourcePath);
+  }
+
+  const probe = await runFfprobe(sourcePath, { signal: ctx.signal, timeoutMs: 30_000 });
+  if (probe.exitCode !== 0 || !probe.data) {
+    const reason = firstLine(probe.stderr);
+    if (remote && /\b(401|403|404|410)\b|Server returned/i.test(probe.stderr)) {
+      throw new LivePhotoError('SOURCE_NOT_FOUND', `source ${sourcePath} cannot be fetched: ${reason}`, { file: sourcePath });
+    }
+    // ffprobe says "moov atom not found" for anything named .mp4; only a real box file is "truncated".
+    if (boxFile && /moov atom not found|truncat|partial file|End of file/i.test(probe.stderr)) {
+      throw new LivePhotoError('INPUT_TRUNCATED', `${sourcePath} is truncated or damaged: ${reason}`, {
+        file: sourcePath,
+      });
+    }
+    throw new LivePhotoError('INPUT_NOT_MEDIA', `${sourcePath} is not a media file ffprobe can read: ${reason}`, {
+      file: sourcePath,
+    });
+  }
+  if (remote) sizeBytes = num(probe.data.format?.size) ?? 0;
+  const info = sourceInfoFromFfprobe(sourcePath, sizeBytes, probe.data);
+  report(100);
+  return info;
+}
+
+async function statSource(sourcePath: string): Promise<number> {
+  let st;
+  try {
+    st = await fs.stat(sourcePath);
+    await fs.access(sourcePath, fs.constants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new LivePhotoError('SOURCE_NOT_FOUND', `source ${sourcePath} does not exist or cannot be read (${code})`, {
+      file: sourcePath,
+    });
+  }
+  if (!st.isFile()) {
+    throw new LivePhotoError('SOURCE_NOT_FOUND', `source ${sourcePath} is not a regular file`, { file: sourcePath });
+  }
+  if (st.size === 0) throw new LivePhotoError('SOURCE_EMPTY', `source ${sourcePath} is empty (0 bytes)`, { file: sourcePath });
+  return st.size;
+}
+
+const FIRST_BOX_TYPES = new Set(['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip', 'pnot', 'uuid']);
+
+async function looksLikeIsoBmff(file: string): Promise<boolean> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(head, 0, 8, 0);
+    return bytesRead === 8 && FIRST_BOX_TYPES.has(head.toString('latin1', 4, 8));
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A MOV/MP4 cut short (faststart files keep a readable moov, so ffprobe alone does not notice) shows up as a
+ * top-level box reaching past the end of the file: the quicktime module's box walk finds it. Only its
+ * INPUT_TRUNCATED verdict counts here; any other complaint about the structure is left to ffprobe, which
+ * plays many imperfect files.
+ */
+async function checkNotTruncated(file: string): Promise<void> {
+  try {
+    await checkContainerIntegrity(file);
+  } catch (e) {
+    if (isLivePhotoError(e) && e.code === 'INPUT_TRUNCATED') {
+      throw new LivePhotoError('INPUT_TRUNCATED', `${file} is truncated: ${e.message}`, { ...e.details, file }, { cause: e });
+    }
+  }
+}
+
+function firstLine(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.replace(/^\[[^\]]*\]\s*/, '').trim())
+    .filter(Boolean);
+  return lines[lines.length - 1] ?? 'unknown error';
+}
+
+/** image2 (JPEG/PNG/... by extension) and the *_pipe demuxers (content-sniffed images). */
+function isImageFormat(formatName: string): boolean {
+  return formatName.split(',').some((f) => f === 'image2' || f.endsWith('_pipe'));
+}
+
+/** "30000/1001" → 29.97; "0/0" → 0 */
+export function parseRate(rate?: string): number {
+  if (!rate) return 0;
+  const [n, d] = rate.split('/').map(Number);
+  if (!Number.isFinite(n) || !d) return Number.isFinite(n) && rate.indexOf('/') < 0 ? n : 0;
+  return n / d;
+}
+
+function num(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '' || value === 'N/A') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Bits per sample from pix_fmt (yuv420p10le → 10, p010le → 10, yuv420p → 8), else bits_per_raw_sample. */
+export function bitDepthOf(pixFmt: string, bitsPerRawSample?: string): number {
+  const semi = /^p[0-4](\d{2})(le|be)$/.exec(pixFmt); // p010le, p016le, p210le
+  if (semi) return Number(semi[1]);
+  if (/^(rgb|bgr)(48|a64)|^rgba64|^bgra64/.test(pixFmt)) return 16;
+  const planar = /(?:p|gray|f)(\d{1,2})(le|be)$/.exec(pixFmt);
+  if (planar) return Number(planar[1]);
+  const raw = num(bitsPerRawSample);
+  if (raw && raw > 0 && raw <= 16) return raw;
+  return 8;
+}
+
+/** Clockwise display rotation. ffprobe's display-matrix `rotation` is counter-clockwise (-90 = 90° clockwise). */
+export function rotationOf(stream: FfprobeStream): 0 | 90 | 180 | 270 {
+  const matrix = stream.side_data_list?.find((s) => typeof s.rotation === 'number');
+  let clockwise: number | undefined;
+  if (matrix && typeof matrix.rotation === 'number') clockwise = -matrix.rotation;
+  else if (stream.tags?.rotate !== undefined) clockwise = num(stream.tags.rotate); // legacy tag is clockwise
+  if (clockwise === undefined) return 0;
+  const snapped = (((Math.round(clockwise / 90) * 90) % 360) + 360) % 360;
+  return snapped as 0 | 90 | 180 | 270;
+}
+
+/**
+ * ISO 6709 position as QuickTime stores it: `+39.9990+116.3477+054.305/`; also the DDMM(.mm) and DDMMSS forms.
+ */
+export function parseIso6709(text: string): GpsPosition | undefined {
+  const m = /^\s*([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?/.exec(text);
+  if (!m) return undefined;
+  const toDegrees = (s: string, degDigits: number): number => {
+    const sign = s.startsWith('-') ? -1 : 1;
+    const body = s.slice(1);
+    const [int, frac = ''] = body.split('.');
+    const f = frac ? Number(`0.${frac}`) : 0;
+    if (int.length <= degDigits) return sign * (Number(int) + f);
+    if (int.length <= degDigits + 2) {
+      const deg = Number(int.slice(0, degDigits));
+      const min = Number(int.slice(degDigits)) + f;
+      return sign * (deg + min / 60);
+    }
+    const deg = Number(int.slice(0, degDigits));
+    const min = Number(int.slice(degDigits, degDigits + 2));
+    const sec = Number(int.slice(degDigits + 2)) + f;
+    return sign * (deg + min / 60 + sec / 3600);
+  };
+  const latitude = toDegrees(m[1], 2);
+  const longitude = toDegrees(m[2], 3);
+  if (!(Math.abs(latitude) <= 90 && Math.abs(longitude) <= 180)) return undefined;
+  const pos: GpsPosition = { latitude, longitude };
+  if (m[3] !== undefined) pos.altitude = Number(m[3]);
+  return pos;
+}
+
+function lowerKeys(tags?: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(tags ?? {})) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function pick(tags: Record<string, string>, keys: string[]): string | undefined {
+  for (const k of keys) {
+    const v = tags[k]?.trim();
+    if (v) return v;
+  }
+  return undefined;
+}
+
+/** mov/mp4 write 0 as "no time"; it comes back as the 1904 or 1970 epoch. */
+function isPlaceholderTime(t: string): boolean {
+  return /^(1904|1970)-01-01T00:00:00/.test(t);
+}
+
+/** Builds SourceInfo from ffprobe's JSON, or throws the input error that explains why it is not a usable video. */
+export function sourceInfoFromFfprobe(sourcePath: string, sizeBytes: number, data: FfprobeData): SourceInfo {
+  const formatName = data.format?.format_name ?? '';
+  if (isImageFormat(formatName)) {
+    throw new LivePhotoError('INPUT_IS_IMAGE', `${sourcePath} is a still image (${formatName}), not a video`, {
+      file: sourcePath,
+      formatName,
+    });
+  }
+  const videos = data.streams.filter((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  const audios = data.streams.filter((s) => s.codec_type === 'audio');
+  const video = videos[0];
+  if (!video) {
+    if (audios.length > 0) {
+      throw new LivePhotoError('INPUT_NO_VIDEO', `${sourcePath} has no video stream (audio only: ${audios[0].codec_name})`, {
+        file: sourcePath,
+      });
+    }
+    if (data.streams.length === 0 && /mov|mp4|matroska|webm|avi/.test(formatName)) {
+      // What ffmpeg writes for a video encode that produced no frames: a valid container without tracks.
+      throw new LivePhotoError('INPUT_ZERO_DURATION', `${sourcePath} contains no frames (an empty ${formatName} container)`, {
+        file: sourcePath,
+      });
+    }
+    throw new LivePhotoError('INPUT_NO_VIDEO', `${sourcePath} has no video stream (${formatName})`, { file: sourcePath });
+  }
+
+  const nbFrames = num(video.nb_frames);
+  const duration = num(video.duration) ?? num(data.format?.duration) ?? 0;
+  if (nbFrames === 0 || !(duration > 0)) {
+    throw new LivePhotoError(
+      'INPUT_ZERO_DURATION',
+      `${sourcePath} has a video stream with ${nbFrames === 0 ? 'no frames' : 'zero duration'}`,
+      { file: sourcePath, duration, frameCount: nbFrames },
+    );
+  }
+
+  const width = video.width ?? 0;
+  const height = video.height ?? 0;
+  const rotation = rotationOf(video);
+  const quarterTurn = rotation === 90 || rotation === 270;
+  const avg = parseRate(video.avg_frame_rate);
+  const real = parseRate(video.r_frame_rate);
+  const fps = avg > 0 ? avg : real > 0 ? real : nbFrames ? nbFrames / duration : 0;
+  // r_frame_rate is the smallest common rate; an average off by >2 % means frame durations vary.
+  const variableFrameRate = avg > 0 && real > 0 && Math.abs(real - avg) / avg > 0.02;
+
+  const fmtTags = lowerKeys(data.format?.tags);
+  const vTags = lowerKeys(video.tags);
+  const captureCandidates = [
+    pick(fmtTags, ['com.apple.quicktime.creationdate']), // keeps the local offset, e.g. 2025-01-01T11:06:46+0900
+    pick(fmtTags, ['creation_time', 'date']),
+    pick(vTags, ['creation_time']),
+  ].filter((t): t is string => !!t && !isPlaceholderTime(t));
+  const location = pick(fmtTags, ['com.apple.quicktime.location.iso6709', 'location', 'location-eng']);
+  const gps = location ? parseIso6709(location) : undefined;
+  const audio = audios[0];
+
+  const info: SourceInfo = {
+    path: sourcePath,
+    sizeBytes,
+    formatName,
+    duration,
+    width,
+    height,
+    rotation,
+    displayWidth: quarterTurn ? height : width,
+    displayHeight: quarterTurn ? width : height,
+    fps,
+    variableFrameRate,
+    videoCodec: video.codec_name ?? 'unknown',
+    pixelFormat: video.pix_fmt ?? 'unknown',
+    bitDepth: bitDepthOf(video.pix_fmt ?? '', video.bits_per_raw_sample),
+    hasAudio: !!audio,
+  };
+  if (nbFrames !== undefined) info.frameCount = nbFrames;
+  if (audio?.codec_name) info.audioCodec = audio.codec_name;
+  if (captureCandidates[0]) info.captureTime = captureCandidates[0];
+  if (gps) info.gps = gps;
+  const make = pick(fmtTags, ['com.apple.quicktime.make', 'make', 'com.android.manufacturer']);
+  const model = pick(fmtTags, ['com.apple.quicktime.model', 'model', 'com.android.model']);
+  if (make) info.make = make;
+  if (model) info.model = model;
+  return info;
+}

@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import ffmpegCommand, { FfmpegCommand } from 'fluent-ffmpeg';
+import { LivePhotoError } from '../../livephoto/src/errors';
+import { resolveMediaBinaries } from './binaries';
+
+/** How many stderr lines we keep for error reports: enough for ffmpeg's reason, not the whole log. */
+const STDERR_TAIL_LINES = 25;
+
+export interface FfmpegRunOptions {
+  signal?: AbortSignal;
+  /** seconds of media the command is expected to produce; progress percent is measured against it */
+  expectedDuration?: number;
+  /** percent 0..100, monotonically increasing */
+  onProgress?: (percent: number) => void;
+  /** raw stdout (for `pipe:1` outputs); when absent stdout is discarded */
+  onStdout?: (chunk: Buffer) => void;
+  /** the file being processed, named in error messages */
+  subject?: string;
+  /** the child's pid once started (logging, and tests that check a killed process is gone) */
+  onSpawn?: (pid: number) => void;
+}
+
+export interface FfmpegRunResult {
+  stderrTail: string[];
+}
+
+/** True for sources ffmpeg reads over the network (e.g. a presigned S3 GET) rather than from disk. */
+export function isRemoteSource(source: string): boolean {
+  return /^https?:\/\//i.test(source);
+}
+
+/**
+ * How to name a source on an ffmpeg/ffprobe command line: URLs as they are, local paths with `file:` so a name
+ * beginning with '-' or containing ':' is not taken for an option or a protocol.
+ */
+export function ffmpegInput(source: string): string {
+  return isRemoteSource(source) ? source : `file:${source}`;
+}
+
+/** Keeps the last `max` non-empty lines of a text stream. */
+export class LineTail {
+  private readonly lines: string[] = [];
+  private partial = '';
+  constructor(private readonly max = STDERR_TAIL_LINES) {}
+
+  push(text: string, onLine?: (line: string) => void): void {
+    const parts = (this.partial + text).split(/\r\n|\r|\n/);
+    this.partial = parts.pop() ?? '';
+    for (const line of parts) this.add(line, onLine);
+  }
+
+  add(line: string, onLine?: (line: string) => void): void {
+    if (!line.trim()) return;
+    onLine?.(line);
+    this.lines.push(line);
+    if (this.lines.length > this.max) this.lines.shift();
+  }
+
+  get(): string[] {
+    return this.partial.trim() ? [...this.lines, this.partial].slice(-this.max) : [...this.lines];
+  }
+}
+
+/** `HH:MM:SS.xx` (ffmpeg's time= / fluent's timemark) → seconds; NaN when unparseable. */
+export function parseTimemark(mark: string): number {
+  const m = /^(-)?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(mark.trim());
+  if (!m) return Number.NaN;
+  const s = Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+  return m[1] ? -s : s;
+}
+
+/** Maps media time to a percent, never going backwards and never claiming 100 before the process ends. */
+function progressMapper(expectedDuration: number | undefined, onProgress?: (p: number) => void) {
+  let last = -1;
+  return (seconds: number) => {
+    if (!onProgress || !expectedDuration || !(expectedDuration > 0) || !Number.isFinite(seconds)) return;
+    const p = Math.max(0, Math.min(99, Math.floor((seconds / expectedDuration) * 100)));
+    if (p > last) {
+      last = p;
+      onProgress(p);
+    }
+  };
+}
+
+function failed(tool: string, subject: string | undefined, reason: string, stderrTail: string[]): LivePhotoError {
+  const last = stderrTail.filter((l) => !/^\w+=/.test(l)).slice(-3).join(' | ');
+  const where = subject ? ` on ${subject}` : '';
+  return new LivePhotoError('FFMPEG_FAILED', `${tool} failed${where}: ${reason}${last ? ` — ${last}` : ''}`, {
+    stderr: stderrTail,
+    ...(subject ? { file: subject } : {}),
+  });
+}
+
+/**
+ * Runs ffmpeg with `args` (without the binary). Adds `-nostdin -hide_banner -nostats -progress pipe:2` so progress
+ * arrives as `out_time_us=` lines on stderr while stdout stays free for raw frames.
+ * Abort kills the child with SIGKILL and rejects with CANCELED once it has exited (no orphan, no zombie).
+ */
+export function runFfmpeg(args: string[], opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
+  const { ffmpeg } = resolveMediaBinaries();
+  const { signal, subject } = opts;
+  if (signal?.aborted) return Promise.reject(new LivePhotoError('CANCELED'));
+  const report = progressMapper(opts.expectedDuration, opts.onProgress);
+  const fullArgs = ['-nostdin', '-hide_banner', '-nostats', '-progress', 'pipe:2', ...args];
+
+  return new Promise<FfmpegRunResult>((resolve, reject) => {
+    const child = spawn(ffmpeg.path, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+    const tail = new LineTail();
+    let aborted = false;
+    let callbackError: unknown;
+
+    const onAbort = () => {
+      aborted = true;
+      child.kill('SIGKILL');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (aborted || callbackError) return;
+      if (!opts.onStdout) return;
+      try {
+        opts.onStdout(chunk);
+      } catch (e) {
+        // A consumer bug must not leave ffmpeg running: stop it and report the consumer's error.
+        callbackError = e;
+        child.kill('SIGKILL');
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text: string) => {
+      tail.push(text, (line) => {
+        const m = /^out_time_us=(\d+)/.exec(line);
+        if (m) report(Number(m[1]) / 1e6);
+      });
+    });
+
+    child.on('error', (err) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(
+        new LivePhotoError('FFMPEG_NOT_FOUND', `could not start ${ffmpeg.path}: ${err.message}`, undefined, { cause: err }),
+      );
+    });
+    // 'close' fires after exit *and* after stdio drained, so all frames were delivered before we resolve.
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      const stderrTail = tail.get().filter((l) => !/^[a-z_0-9]+=/.test(l));
+      if (aborted) return reject(new LivePhotoError('CANCELED', subject ? `canceled while processing ${subject}` : undefined));
+      if (callbackError) return reject(callbackError);
+      if (code !== 0) {
+        return reject(failed('ffmpeg', subject, sig ? `killed by ${sig}` : `exit code ${code}`, stderrTail));
+      }
+      opts.onProgress?.(100);
+      resolve({ stderrTail });
+    });
+  });
+}
+
+/** A fluent-ffmpeg command bound to the resolved binaries. */
+export function createFfmpegCommand(): FfmpegCommand {
+  const { ffmpeg, ffprobe } = resolveMediaBinaries();
+  return ffmpegCommand().setFfmpegPath(ffmpeg.path).setFfprobePath(ffprobe.path);
+}
+
+/**
+ * Runs a fluent-ffmpeg command to completion: percent from its 'progress' timemark against `expectedDuration`
+ * (fluent's own percent is relative to the whole input, wrong for a trimmed clip), abort → SIGKILL → CANCELED,
+ * failures → FFMPEG_FAILED with the stderr tail in `details.stderr`.
+ */
+export function runFfmpegCommand(command: FfmpegCommand, opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
+  const { signal, subject } = opts;
+  if (signal?.aborted) return Promise.reject(new LivePhotoError('CANCELED'));
+  const report = progressMapper(opts.expectedDuration, opts.onProgress);
+  const tail = new LineTail();
+
+  return new Promise<FfmpegRunResult>((resolve, reject) => {
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      command.kill('SIGKILL');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    command
+      // An abort during fluent's capability checks comes before there is a process to kill.
+      .on('start', () => {
+        if (aborted) command.kill('SIGKILL');
+        const pid = (command as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc?.pid;
+        if (pid !== undefined) opts.onSpawn?.(pid);
+      })
+      .on('stderr', (line: string) => tail.add(line))
+      .on('progress', (p: { timemark?: string }) => {
+        if (p.timemark) report(parseTimemark(p.timemark));
+      })
+      // fluent emits 'error'/'end' only after the process has exited.
+      .on('error', (err: Error) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (aborted) {
+          reject(new LivePhotoError('CANCELED', subject ? `canceled while processing ${subject}` : undefined));
+          return;
+        }
+        if (/ENOENT|Cannot find ffmpeg/i.test(err.message)) {
+          reject(new LivePhotoError('FFMPEG_NOT_FOUND', err.message, undefined, { cause: err }));
+          return;
+        }
+        reject(failed('ffmpeg', subject, err.message.split('\n')[0], tail.get()));
+      })
+      .on('end', () => {
+        signal?.removeEventListener('abort', onAbort);
+        if (aborted) {
+          reject(new LivePhotoError('CANCELED'));
+          return;
+        }
+        opts.onProgress?.(100);
+        resolve({ stderrTail: tail.get() });
+      });
+    command.run();
+  });
+}
