@@ -59,6 +59,28 @@ function videoCodecOptions(codec: VideoCodec): string[] {
 }
 
 /**
+ * Output options of the movie: mapped from the `[movie]` label of the filter graph. Shared with the benchmark's
+ * lower bound so both encode exactly alike.
+ */
+export function movieEncodeArgs(codec: VideoCodec, frameCount: number, hasAudio: boolean): string[] {
+  return [
+    '-map', '[movie]',
+    ...videoCodecOptions(codec),
+    '-pix_fmt', 'yuv420p',
+    '-r', String(OUTPUT_FPS),
+    '-g', String(OUTPUT_FPS),
+    '-frames:v', String(frameCount),
+    '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+    ...(hasAudio ? ['-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k'] : ['-an']),
+    '-sn', '-dn',
+    // The pair stage writes the Live Photo metadata; nothing from the source may leak (rotation, GPS, …).
+    '-map_metadata', '-1', '-map_chapters', '-1',
+    // `-f mov` makes the ftyp major brand `qt  ` (Apple's); moov stays last like an iPhone file.
+    '-f', 'mov',
+  ];
+}
+
+/**
  * render: one ffmpeg process decodes only the clip (input seeking) and writes the upright 30 fps H.264/HEVC MOV
  * (BT.709, AAC or silent, no metadata — the pair stage adds it) and the still from the same decoded frame.
  */
@@ -84,21 +106,7 @@ export async function renderClip(
   const moviePath = path.join(workDir, 'clip.mov');
   const stillPath = path.join(workDir, options.stillFormat === 'jpeg' ? 'still.jpg' : 'still.png');
 
-  const movieOptions = [
-    '-map', '[movie]',
-    ...videoCodecOptions(codec),
-    '-pix_fmt', 'yuv420p',
-    '-r', String(OUTPUT_FPS),
-    '-g', String(OUTPUT_FPS),
-    '-frames:v', String(frameCount),
-    '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
-    ...(source.hasAudio ? ['-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k'] : ['-an']),
-    '-sn', '-dn',
-    // The pair stage writes the Live Photo metadata; nothing from the source may leak (rotation, GPS, …).
-    '-map_metadata', '-1', '-map_chapters', '-1',
-    // `-f mov` makes the ftyp major brand `qt  ` (Apple's); moov stays last like an iPhone file.
-    '-f', 'mov',
-  ];
+  const movieOptions = movieEncodeArgs(codec, frameCount, source.hasAudio);
   const stillOptions =
     options.stillFormat === 'jpeg'
       ? ['-map', '[still]', '-c:v', 'mjpeg', '-q:v', '2', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1']
