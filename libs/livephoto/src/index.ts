@@ -1,0 +1,13 @@
+/** The Live Photo engine: plain TypeScript, no framework. */
+export * from './errors';
+export * from './types';
+export * from './convert';
+export * from './inspect';
+export { probeSource } from './stages/probe';
+export { planClip } from './stages/plan';
+export { renderClip } from './stages/render';
+export { pairLivePhoto, newContentIdentifier } from './stages/pair';
+export * as quicktime from './quicktime';
+export * as exif from './exif';
+export * as heif from './heif';
+export * as motionPhoto from './motion-photo';

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { LivePhotoError, throwIfAborted } from '../errors';
+import { buildAppleMakerNote, buildExifTiff, writeJpegExif } from '../exif';
+import { writeHeicStill } from '../heif';
+import { injectLivePhotoMetadata } from '../quicktime';
+import type { SourceInfo, StageContext, StillFormat } from '../types';
+import { parseCaptureTime, toISO6709 } from './capture-time';
+
+export interface PairInput {
+  /** the MOV as ffmpeg rendered it (no Live Photo metadata yet) */
+  renderedMovie: string;
+  /** the still as rendered: a JPEG for `jpeg`, a PNG for `heic` */
+  renderedStill: string;
+  stillFormat: StillFormat;
+  source: SourceInfo;
+  /** seconds from the start of the MOV */
+  stillTime: number;
+  width: number;
+  height: number;
+  outStill: string;
+  outMovie: string;
+  /** a fresh upper-case UUID is made when absent */
+  contentIdentifier?: string;
+  heicQuality?: number;
+}
+
+export interface PairResult {
+  contentIdentifier: string;
+  /** the TIFF/Exif block written into the still (the Motion Photo reuses it) */
+  exifTiff: Buffer;
+}
+
+/** A canonical upper-case UUID: the form every genuine iPhone writes (spec §1). */
+export function newContentIdentifier(): string {
+  return randomUUID().toUpperCase();
+}
+
+/**
+ * The pair stage: one content identifier written into both halves — an Apple MakerNote (tag 0x0011) in the
+ * still's Exif, and `moov/meta` content.identifier + the still-image-time track in the MOV. Outputs appear
+ * only when complete (written to temporary names, then renamed).
+ */
+export async function pairLivePhoto(input: PairInput, ctx: StageContext = {}): Promise<PairResult> {
+  const report = (percent: number) => ctx.onProgress?.({ stage: 'pair', percent });
+  const contentIdentifier = input.contentIdentifier ?? newContentIdentifier();
+  const capture = parseCaptureTime(input.source.captureTime);
+  report(0);
+
+  const exifTiff = buildExifTiff({
+    make: 'Apple',
+    model: input.source.model,
+    software: 'vid2live',
+    orientation: 1, // pixels are rendered upright
+    dateTimeOriginal: capture?.exifDateTime,
+    offsetTimeOriginal: capture?.exifOffset,
+    gps: input.source.gps,
+    imageWidth: input.width,
+    imageHeight: input.height,
+    makerNote: buildAppleMakerNote(contentIdentifier),
+  });
+
+  const stillTmp = `${input.outStill}.tmp-${process.pid}`;
+  try {
+    throwIfAborted(ctx.signal);
+    if (input.stillFormat === 'jpeg') {
+      const jpeg = await fs.readFile(input.renderedStill);
+      await fs.writeFile(stillTmp, writeJpegExif(jpeg, exifTiff));
+    } else {
+      await writeHeicStill(input.renderedStill, stillTmp, exifTiff, {
+        quality: input.heicQuality ?? 90,
+        signal: ctx.signal,
+      });
+    }
+    report(30);
+    throwIfAborted(ctx.signal);
+    // The MOV injection streams the media data and renames into place itself.
+    await injectLivePhotoMetadata(input.renderedMovie, input.outMovie, {
+      contentIdentifier,
+      stillTime: input.stillTime,
+      creationDate: capture?.quickTimeCreationDate,
+      locationISO6709: input.source.gps ? toISO6709(input.source.gps) : undefined,
+      make: 'Apple',
+      software: 'vid2live',
+      liveAuto: true,
+    });
+    report(90);
+    await fs.rename(stillTmp, input.outStill);
+    report(100);
+    return { contentIdentifier, exifTiff };
+  } catch (e) {
+    await fs.rm(stillTmp, { force: true });
+    if (e instanceof LivePhotoError) throw e;
+    throw new LivePhotoError('METADATA_WRITE_FAILED', `writing the Live Photo pair failed: ${(e as Error).message}`, {
+      still: input.outStill,
+      movie: input.outMovie,
+    }, { cause: e });
+  }
+}
