@@ -1,0 +1,191 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { MultiBar, Presets, SingleBar } from 'cli-progress';
+import {
+  convertToLivePhoto,
+  inspectLivePhoto,
+  isLivePhotoError,
+  LivePhotoError,
+  outputPaths,
+  type ConvertOptions,
+  type PlanWarning,
+  type StageProgress,
+} from '../../../libs/livephoto/src';
+import { discoverSources, type DiscoveredSource } from './discover';
+
+export interface ConvertCommandOptions {
+  output: string;
+  convert: ConvertOptions;
+  concurrency: number;
+  json: boolean;
+  /** show progress bars (TTY) instead of plain lines */
+  tty: boolean;
+  signal?: AbortSignal;
+}
+
+export type FileOutcome =
+  | {
+      source: string;
+      status: 'converted' | 'skipped';
+      still: string;
+      movie: string;
+      motionPhoto?: string;
+      contentIdentifier: string;
+      stillTime: number;
+      warnings: PlanWarning[];
+      seconds: number;
+    }
+  | { source: string; status: 'failed'; error: { code: string; message: string }; seconds: number };
+
+export interface ConvertSummary {
+  total: number;
+  converted: number;
+  skipped: number;
+  failed: number;
+  skippedNonVideo: string[];
+  files: FileOutcome[];
+  seconds: number;
+}
+
+const STAGE_WEIGHT: Record<string, [number, number]> = {
+  probe: [0, 5],
+  plan: [5, 20],
+  render: [20, 85],
+  pair: [85, 95],
+  'motion-photo': [95, 100],
+};
+
+/** Maps a stage's percent to the file's overall percent. */
+function overallPercent(p: StageProgress): number {
+  const [from, to] = STAGE_WEIGHT[p.stage] ?? [0, 100];
+  return Math.round(from + ((to - from) * Math.max(0, Math.min(100, p.percent))) / 100);
+}
+
+export async function runConvert(inputs: string[], opts: ConvertCommandOptions, log: (line: string) => void): Promise<ConvertSummary> {
+  const started = Date.now();
+  await fs.mkdir(opts.output, { recursive: true });
+  const { sources, skipped } = await discoverSources(inputs, opts.output);
+  const outcomes: FileOutcome[] = new Array(sources.length);
+
+  const multibar = opts.tty
+    ? new MultiBar(
+        {
+          format: ' {bar} {percentage}% | {name} | {stage}',
+          hideCursor: true,
+          clearOnComplete: true,
+          stopOnComplete: false,
+          barsize: 24,
+        },
+        Presets.shades_classic,
+      )
+    : undefined;
+  const overall: SingleBar | undefined = multibar?.create(sources.length, 0, { name: 'all files', stage: '' }, {
+    format: ' {bar} {value}/{total} files | {name} {stage}',
+  });
+  const note = (line: string) => (multibar ? multibar.log(line + '\n') : log(line));
+
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= sources.length || opts.signal?.aborted) return;
+      const src = sources[i];
+      const bar = multibar?.create(100, 0, { name: path.basename(src.sourcePath), stage: 'starting' });
+      const outcome = await convertOne(src, opts, (p) => bar?.update(overallPercent(p), { stage: p.stage }));
+      outcomes[i] = outcome;
+      if (bar) multibar!.remove(bar);
+      overall?.increment(1, { stage: `(${outcomes.filter((o) => o?.status === 'failed').length} failed)` });
+      note(describeOutcome(outcome));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, sources.length || 1)) }, worker));
+  multibar?.stop();
+
+  const done = outcomes.filter(Boolean);
+  return {
+    total: sources.length,
+    converted: done.filter((o) => o.status === 'converted').length,
+    skipped: done.filter((o) => o.status === 'skipped').length,
+    failed: done.filter((o) => o.status === 'failed').length,
+    skippedNonVideo: skipped,
+    files: done,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+async function convertOne(
+  src: DiscoveredSource,
+  opts: ConvertCommandOptions,
+  onProgress: (p: StageProgress) => void,
+): Promise<FileOutcome> {
+  const t0 = Date.now();
+  const seconds = () => (Date.now() - t0) / 1000;
+  const outputDir = path.join(opts.output, path.dirname(src.outputStem));
+  const baseName = path.basename(src.outputStem);
+  const expected = outputPaths(outputDir, baseName, opts.convert);
+  try {
+    // Resumable: a valid pair from an earlier run is kept as it is.
+    const existing = await existingValidPair(expected);
+    if (existing) {
+      return {
+        source: src.sourcePath,
+        status: 'skipped',
+        still: expected.still,
+        movie: expected.movie,
+        ...(expected.motionPhoto ? { motionPhoto: expected.motionPhoto } : {}),
+        contentIdentifier: existing.contentIdentifier,
+        stillTime: existing.stillTime,
+        warnings: [],
+        seconds: seconds(),
+      };
+    }
+    const result = await convertToLivePhoto(
+      { source: src.sourcePath, outputDir, baseName, options: opts.convert },
+      { signal: opts.signal, onProgress },
+    );
+    return {
+      source: src.sourcePath,
+      status: 'converted',
+      still: result.stillPath,
+      movie: result.moviePath,
+      ...(result.motionPhotoPath ? { motionPhoto: result.motionPhotoPath } : {}),
+      contentIdentifier: result.contentIdentifier,
+      stillTime: result.stillTime,
+      warnings: result.warnings,
+      seconds: seconds(),
+    };
+  } catch (e) {
+    const err = isLivePhotoError(e)
+      ? e
+      : new LivePhotoError('OUTPUT_WRITE_FAILED', e instanceof Error ? e.message : String(e));
+    return { source: src.sourcePath, status: 'failed', error: { code: err.code, message: err.message }, seconds: seconds() };
+  }
+}
+
+async function existingValidPair(p: { still: string; movie: string; motionPhoto?: string }) {
+  const present = await Promise.all(
+    [p.still, p.movie, p.motionPhoto].filter((f): f is string => !!f).map((f) => fs.stat(f).then(() => true, () => false)),
+  );
+  if (!present.every(Boolean)) return undefined;
+  const report = await inspectLivePhoto(p.still, p.movie).catch(() => undefined);
+  if (!report?.valid || !report.contentIdentifier) return undefined;
+  return { contentIdentifier: report.contentIdentifier, stillTime: report.stillTime ?? 0 };
+}
+
+export function describeOutcome(o: FileOutcome): string {
+  if (o.status === 'failed') return `✗ ${o.source}: ${o.error.code}: ${o.error.message}`;
+  const verb = o.status === 'skipped' ? '= kept (already valid)' : '✓';
+  const warn = o.warnings.length ? `  [warnings: ${o.warnings.map((w) => w.code).join(', ')}]` : '';
+  return `${verb} ${o.source} → ${path.basename(o.still)} + ${path.basename(o.movie)}${
+    o.motionPhoto ? ` + ${path.basename(o.motionPhoto)}` : ''
+  } (still at ${o.stillTime.toFixed(2)} s, ${o.seconds.toFixed(1)} s)${warn}`;
+}
+
+export function describeSummary(s: ConvertSummary): string[] {
+  const lines = [
+    `${s.total} file(s): ${s.converted} converted, ${s.skipped} already valid, ${s.failed} failed in ${s.seconds.toFixed(1)} s`,
+  ];
+  if (s.skippedNonVideo.length) lines.push(`${s.skippedNonVideo.length} non-video file(s) in the folders were ignored`);
+  for (const f of s.files) if (f.status === 'failed') lines.push(`  failed: ${f.source} — ${f.error.code}: ${f.error.message}`);
+  return lines;
+}

@@ -1,0 +1,132 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { closeExifTool, describeMediaBinaries } from '../../../libs/media/src';
+import { isLivePhotoError, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptions } from '../../../libs/livephoto/src';
+import { describeSummary, runConvert } from './convert-command';
+import { describeReport, runInspect } from './inspect-command';
+import { runSubmit } from './submit-command';
+
+function seconds(name: string, min = 0, max = Number.POSITIVE_INFINITY) {
+  return (raw: string): number => {
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || v > max) {
+      throw new InvalidArgumentError(`${name} must be a number of seconds between ${min} and ${max}`);
+    }
+    return v;
+  };
+}
+
+function keyFrame(raw: string): number | 'auto' {
+  return raw === 'auto' ? 'auto' : seconds('--key-frame')(raw);
+}
+
+function positiveInt(raw: string): number {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1 || v > 64) throw new InvalidArgumentError('must be a whole number from 1 to 64');
+  return v;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('vid2live')
+    .description('Turn ordinary videos into genuine Apple Live Photos (still + MOV joined by a content identifier).')
+    .showHelpAfterError();
+
+  program
+    .command('convert')
+    .description('convert video files and folders (recursively) into Live Photo pairs, locally')
+    .argument('<inputs...>', 'video files or folders')
+    .requiredOption('-o, --output <dir>', 'output folder (NAME.JPG|HEIC + NAME.MOV side by side)')
+    .option('--start <s>', 'clip start in seconds (default: the calmest moment)', seconds('--start'))
+    .option('--duration <s>', `clip length in seconds, ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} (default 3)`, seconds('--duration', MIN_CLIP_SECONDS, MAX_CLIP_SECONDS))
+    .option('--key-frame <t|auto>', 'still time in seconds into the source, or auto (sharpest frame near the middle)', keyFrame)
+    .addOption(new Option('--still <format>', 'still format').choices(['jpeg', 'heic']).default('jpeg'))
+    .addOption(new Option('--codec <codec>', 'video codec of the MOV').choices(['h264', 'hevc']).default('h264'))
+    .option('--motion-photo', 'also write a Google Motion Photo NAME.MP.jpg', false)
+    .option('--concurrency <n>', 'files converted at once', positiveInt, 1)
+    .option('--json', 'print a JSON summary on stdout instead of text', false)
+    .action(async (inputs: string[], o) => {
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const convert: ConvertOptions = {
+        start: o.start,
+        duration: o.duration,
+        keyFrame: o.keyFrame,
+        still: o.still,
+        codec: o.codec,
+        motionPhoto: o.motionPhoto,
+      };
+      const tty = !o.json && process.stderr.isTTY === true;
+      const log = (line: string) => process.stderr.write(line + '\n');
+      if (!o.json) log(describeMediaBinaries());
+      const summary = await runConvert(
+        inputs,
+        { output: o.output, convert, concurrency: o.concurrency, json: o.json, tty, signal: controller.signal },
+        log,
+      );
+      if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      else for (const line of describeSummary(summary)) process.stdout.write(line + '\n');
+      process.exitCode = summary.failed > 0 || controller.signal.aborted ? 1 : 0;
+    });
+
+  program
+    .command('inspect')
+    .description('check a Live Photo pair (still + MOV) or a Motion Photo (one .MP.jpg) against the format spec')
+    .argument('<still>', 'JPEG/HEIC still, or a Motion Photo JPEG')
+    .argument('[movie]', 'the paired MOV')
+    .option('--json', 'print the report as JSON', false)
+    .action(async (still: string, movie: string | undefined, o) => {
+      const report = await runInspect(still, movie);
+      if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else for (const line of describeReport(report)) process.stdout.write(line + '\n');
+      process.exitCode = report.valid ? 0 : 1;
+    });
+
+  program
+    .command('submit')
+    .description('submit every video under an S3 prefix to a running vid2live API as one batch')
+    .requiredOption('--api <url>', 'API base URL, e.g. http://localhost:3000')
+    .requiredOption('--bucket <bucket>', 'source bucket')
+    .requiredOption('--prefix <prefix>', 'source key prefix')
+    .option('--out-bucket <bucket>', 'output bucket (default: the source bucket)')
+    .option('--out-prefix <prefix>', 'output key prefix', 'live/')
+    .option('--api-key <key>', 'API key (default: $VID2LIVE_API_KEY)')
+    .option('--wait', 'wait for the batch to end, with a progress bar', false)
+    .option('--json', 'print the final summary as JSON', false)
+    .action(async (o) => {
+      const apiKey: string | undefined = o.apiKey ?? process.env.VID2LIVE_API_KEY;
+      if (!apiKey) throw new InvalidArgumentError('an API key is needed: --api-key or VID2LIVE_API_KEY');
+      const ok = await runSubmit({
+        api: o.api,
+        apiKey,
+        bucket: o.bucket,
+        prefix: o.prefix,
+        outBucket: o.outBucket ?? o.bucket,
+        outPrefix: o.outPrefix,
+        wait: o.wait,
+        json: o.json,
+        tty: process.stderr.isTTY === true && !o.json,
+      });
+      process.exitCode = ok ? 0 : 1;
+    });
+
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (isLivePhotoError(e)) {
+      process.stderr.write(`vid2live: ${e.code}: ${e.message}\n`);
+    } else {
+      process.stderr.write(`vid2live: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+    process.exitCode = 2;
+  } finally {
+    await closeExifTool();
+  }
+}
+
