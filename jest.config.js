@@ -14,6 +14,8 @@ module.exports = {
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      // Builds dist/ once: the e2e tests spawn the built api/worker/CLI as real processes.
+      globalSetup: '<rootDir>/test/support/global-setup.js',
     },
   ],
 };

@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeBadInput, makeSource } from '../libs/livephoto/src/testing/sources';
+
+/** Runs the built CLI exactly as a user would (`npx vid2live …` resolves to bin/vid2live.js). */
+const BIN = path.join(__dirname, '..', 'bin', 'vid2live.js');
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const res = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vid2live-cli-'));
+const videos = path.join(tmp, 'videos');
+const live = path.join(tmp, 'live');
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+beforeAll(() => {
+  makeSource('no-audio', path.join(videos, 'trip'));
+  makeSource('portrait-rotated', videos);
+  makeBadInput('truncated-mp4', path.join(videos, 'broken'));
+  fs.writeFileSync(path.join(videos, 'README.txt'), 'not a video');
+});
+
+describe('vid2live convert (embedded)', () => {
+  let first: ReturnType<typeof cli>;
+  beforeAll(() => {
+    first = cli(['convert', videos, '-o', live, '--json']);
+  });
+
+  it('converts the folder recursively, keeps sub-folders, and fails the broken file alone', () => {
+    expect(first.code).toBe(1); // one file failed
+    const summary = JSON.parse(first.stdout);
+    // portrait.mov (+ the portrait-coded.mp4 it was made from) + trip/silent.mov + broken/whole.mp4 + broken/truncated.mp4
+    expect(summary.files.map((f: { source: string }) => path.relative(videos, f.source)).sort()).toEqual(
+      ['broken/truncated.mp4', 'broken/whole.mp4', 'portrait-coded.mp4', 'portrait.mov', 'trip/silent.mov'],
+    );
+    expect(summary.total).toBe(5);
+    expect(summary.converted).toBe(4);
+    expect(summary.failed).toBe(1);
+    expect(summary.skippedNonVideo.map((f: string) => path.basename(f))).toEqual(['README.txt']);
+    const failed = summary.files.find((f: { status: string }) => f.status === 'failed');
+    expect(failed.error.code).toBe('INPUT_TRUNCATED');
+    expect(failed.error.message).toContain('truncated.mp4');
+    for (const rel of ['portrait', 'portrait-coded', 'trip/silent', 'broken/whole']) {
+      expect(fs.existsSync(path.join(live, `${rel}.JPG`))).toBe(true);
+      expect(fs.existsSync(path.join(live, `${rel}.MOV`))).toBe(true);
+    }
+    expect(fs.existsSync(path.join(live, 'broken', 'truncated.JPG'))).toBe(false);
+  });
+
+  it('is resumable: a second run keeps the valid pairs and only retries the failure', () => {
+    const before = fs.statSync(path.join(live, 'portrait.MOV')).mtimeMs;
+    const again = cli(['convert', videos, '-o', live, '--json']);
+    const summary = JSON.parse(again.stdout);
+    expect(summary.skipped).toBe(4);
+    expect(summary.converted).toBe(0);
+    expect(summary.failed).toBe(1);
+    expect(fs.statSync(path.join(live, 'portrait.MOV')).mtimeMs).toBe(before);
+  });
+
+  it('prints plain progress lines and a summary without a TTY', () => {
+    const out = path.join(tmp, 'plain');
+    const r = cli(['convert', path.join(videos, 'portrait.mov'), '-o', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/ffmpeg: .*ffprobe: /);
+    expect(r.stderr).toContain('portrait.mov → portrait.JPG + portrait.MOV');
+    expect(r.stdout).toContain('1 file(s): 1 converted, 0 already valid, 0 failed');
+  });
+
+  it('rejects bad options with a clear message and exit code', () => {
+    const r = cli(['convert', videos, '-o', live, '--duration', '9']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--duration must be a number of seconds between 1 and 5');
+  });
+
+  it('says clearly when no ffmpeg can be found', () => {
+    const r = cli(['convert', path.join(videos, 'portrait.mov'), '-o', path.join(tmp, 'noff')], {
+      FFMPEG_PATH: '/nonexistent/ffmpeg',
+      FFPROBE_PATH: '/nonexistent/ffprobe',
+      PATH: '/nonexistent',
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr + r.stdout).toContain('FFMPEG_NOT_FOUND');
+  });
+});
+
+describe('vid2live inspect', () => {
+  it('exit 0 and a VALID report for a converted pair; JSON on request', () => {
+    const r = cli(['inspect', path.join(live, 'portrait.JPG'), path.join(live, 'portrait.MOV')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^VALID Apple Live Photo pair/);
+    const j = cli(['inspect', path.join(live, 'portrait.JPG'), path.join(live, 'portrait.MOV'), '--json']);
+    const report = JSON.parse(j.stdout);
+    expect(report.valid).toBe(true);
+    expect(report.contentIdentifier).toMatch(/^[0-9A-F-]{36}$/);
+  });
+
+  it('exit 1 for halves of two different pairs', () => {
+    const r = cli(['inspect', path.join(live, 'portrait.JPG'), path.join(live, 'trip', 'silent.MOV')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('CONTENT_ID_MISMATCH');
+  });
+});
