@@ -32,6 +32,11 @@ export interface ConversionJobData {
   options: ConversionOptions;
   webhook?: { url: string };
   batchId?: string;
+  /**
+   * Output name without extension, relative to `output.prefix` (a prefix batch keeps the source's sub-folders).
+   * Default: the source's base name without its extension.
+   */
+  outputBaseName?: string;
 }
 
 /** Parent job of a BullMQ flow; it completes when every child conversion has ended. */
@@ -49,6 +54,8 @@ export interface BatchExpandJobData {
   output: OutputTarget;
   options: ConversionOptions;
   webhook?: { url: string };
+  /** 0 for the job the API enqueues; the worker numbers the following pages (deterministic job ids) */
+  page?: number;
 }
 
 export type WebhookEventType =
@@ -76,6 +83,8 @@ export const redisKeys = {
   webhookDelivery: (prefix: string, id: string) => `${prefix}:webhook-delivery:${id}`,
   /** pub/sub channel on which cancel requests are broadcast to every worker */
   cancelChannel: (prefix: string) => `${prefix}:cancel`,
+  /** sorted set (score = ms of the first attempt) of a tenant's webhook event ids, newest last, for listing */
+  webhookDeliveriesByTenant: (prefix: string, tenant: string) => `${prefix}:webhook-deliveries:${tenant}`,
 };
 
 export const conversionJobOptions: JobsOptions = {
@@ -84,3 +93,44 @@ export const conversionJobOptions: JobsOptions = {
   removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
   removeOnFail: { age: 30 * 24 * 3600 },
 };
+
+/** Backoff type the worker registers (BullMQ's built-in `exponential` has no cap). */
+export const WEBHOOK_BACKOFF_TYPE = 'webhook';
+
+/**
+ * Delay before retry n (1-based) of a webhook: base·2^(n-1), capped, ±10 % jitter so a receiver that comes back
+ * is not hit by every queued event in the same second. Defaults (5 s, cap 3 h, 20 attempts) span about a day.
+ */
+export function webhookRetryDelay(attemptsMade: number, baseMs: number, maxMs: number, random = Math.random): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(exp * (0.9 + 0.2 * random()));
+}
+
+/** Options for a webhook delivery job (first delivery and replays alike). */
+export function webhookJobOptions(cfg: { WEBHOOK_MAX_ATTEMPTS: number; WEBHOOK_BACKOFF_MS: number }): JobsOptions {
+  return {
+    attempts: cfg.WEBHOOK_MAX_ATTEMPTS,
+    // `delay` is informational here: the worker's backoffStrategy for this type reads its own config.
+    backoff: { type: WEBHOOK_BACKOFF_TYPE, delay: cfg.WEBHOOK_BACKOFF_MS },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
+    removeOnFail: { age: 30 * 24 * 3600 },
+  };
+}
+
+/** The stable event id of a conversion's / batch's terminal event: a second attempt to send it dedupes. */
+export function webhookEventId(subjectId: string, type: WebhookEventType): string {
+  return `msg_${subjectId}.${type.split('.')[1]}`;
+}
+
+/** What the worker stores per event at `redisKeys.webhookDelivery` (the API replays from it). */
+export interface WebhookDeliveryRecord extends WebhookDeliveryJobData {
+  attempts: number;
+  /** HTTP status of the last attempt, or null when it never got an answer */
+  lastStatus: number | null;
+  lastError?: string;
+  lastAttemptAt?: string;
+  deliveredAt: string | null;
+  /** `delivering` while retries remain, `failed` when attempts ran out or the target is refused */
+  state: 'pending' | 'delivered' | 'failed';
+  createdAt: string;
+}

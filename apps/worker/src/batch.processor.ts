@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AppConfig } from '../../../libs/config/src';
+import {
+  QUEUES,
+  conversionJobOptions,
+  type BatchExpandJobData,
+  type BatchJobData,
+  type ConversionJobData,
+} from '../../../libs/jobs/src';
+import { BATCH_COUNT_FIELDS, JOB_NAMES, type ConversionRecord } from '../../../libs/jobs/src/records';
+import type { ObjectStorage } from '../../../libs/storage/src';
+import { classifyError } from './errors';
+import { RecordStore } from './record-store';
+import { STORAGE, APP_CONFIG } from './tokens';
+import { WebhookEvents } from './webhook-events';
+import { WorkerQueues } from './queues';
+
+export const LIST_PAGE_SIZE = 1000;
+
+/** Same retry policy as a conversion: listing is S3 I/O. */
+const expandJobOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { age: 7 * 24 * 3600 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+};
+const parentJobOptions = { removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 } };
+
+/** `cnv_` + 26 base32 characters derived from (batch, key): a retried page re-adds the same ids, not new ones. */
+export function childConversionId(batchId: string, key: string): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  const h = createHash('sha256').update(`${batchId}\0${key}`).digest();
+  let s = '';
+  for (let i = 0; i < 26; i++) s += alphabet[h[i] & 31];
+  return `cnv_${s}`;
+}
+
+/**
+ * Prefix batches as a BullMQ flow that is built page by page:
+ *
+ *   batch (parent, QUEUES.batches, jobId = batchId)
+ *     ├─ batch-expand page 0 ── lists ≤ 1000 keys, adds them as children of the parent, then adds page 1 as a child
+ *     ├─ convert × 1000                 (ignoreDependencyOnFailure: a failed child does not fail the batch)
+ *     ├─ batch-expand page 1 ── …
+ *     └─ …
+ *
+ * The parent stays in waiting-children while any page or conversion is pending, because each page adds the next
+ * page before it completes. The API enqueues a root `batch-expand` job (no parent); it only creates the parent
+ * with page 0 as its first child. Nothing ever holds more than one page of keys.
+ */
+@Injectable()
+export class BatchProcessor {
+  private readonly log = new Logger('batch');
+  /** keys per listing page (and per expand job); tests lower it to exercise paging */
+  pageSize = LIST_PAGE_SIZE;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(STORAGE) private readonly storage: ObjectStorage,
+    private readonly records: RecordStore,
+    private readonly queues: WorkerQueues,
+    private readonly webhooks: WebhookEvents,
+  ) {}
+
+  async process(job: Job<BatchExpandJobData | BatchJobData>): Promise<unknown> {
+    if (job.name === JOB_NAMES.expand) return this.expand(job as Job<BatchExpandJobData>);
+    if (job.name === JOB_NAMES.batch) return this.complete(job as Job<BatchJobData>);
+    throw new UnrecoverableError(`unknown job ${job.name} on ${QUEUES.batches}`);
+  }
+
+  private parentRef(batchId: string) {
+    return { id: batchId, queue: `${this.queues.prefix}:${QUEUES.batches}` };
+  }
+
+  private async expand(job: Job<BatchExpandJobData>): Promise<unknown> {
+    const data = job.data;
+    const { batchId } = data;
+    if (!job.parentKey) {
+      // The root job from the API: create the flow parent with page 0 as its first child (idempotent by job ids).
+      await this.records.updateBatch(batchId, (r) => (r.status === 'queued' ? { ...r, status: 'active' } : undefined));
+      await this.queues.flows.add({
+        name: JOB_NAMES.batch,
+        queueName: QUEUES.batches,
+        data: { batchId, tenant: data.tenant, ...(data.webhook ? { webhook: data.webhook } : {}) } satisfies BatchJobData,
+        opts: { ...parentJobOptions, jobId: batchId },
+        children: [
+          {
+            name: JOB_NAMES.expand,
+            queueName: QUEUES.batches,
+            data: { ...data, page: 0 },
+            opts: { ...expandJobOptions, jobId: `${batchId}.page.0`, ignoreDependencyOnFailure: true },
+          },
+        ],
+      });
+      return { started: true };
+    }
+
+    const page = data.page ?? 0;
+    try {
+      const listing = await this.storage.listPage(data.source.bucket, data.source.prefix, data.source.continuationToken, this.pageSize);
+      const parent = this.parentRef(batchId);
+      const now = new Date().toISOString();
+      const children: Array<{ name: string; data: ConversionJobData; opts: object }> = [];
+      for (const obj of listing.objects) {
+        if (obj.key.endsWith('/')) continue; // folder placeholder objects
+        // Outputs written under the source prefix must not become inputs of the same batch.
+        if (data.output.bucket === data.source.bucket && data.output.prefix && obj.key.startsWith(data.output.prefix)) continue;
+        const id = childConversionId(batchId, obj.key);
+        const rel = obj.key.slice(data.source.prefix.length).replace(/^\/+/, '');
+        const ext = path.posix.extname(rel);
+        const jobData: ConversionJobData = {
+          conversionId: id,
+          tenant: data.tenant,
+          source: { bucket: data.source.bucket, key: obj.key },
+          output: data.output,
+          options: data.options ?? {},
+          ...(data.webhook ? { webhook: data.webhook } : {}),
+          batchId,
+          outputBaseName: ext ? rel.slice(0, -ext.length) : rel,
+        };
+        const record: ConversionRecord & { batchId: string } = {
+          id,
+          tenant: data.tenant,
+          status: 'queued',
+          progress: { stage: 'queued', percent: 0 },
+          request: {
+            source: jobData.source,
+            output: data.output,
+            options: data.options,
+            ...(data.webhook ? { webhook: data.webhook } : {}),
+          },
+          batchId,
+          createdAt: now,
+        };
+        await this.records.createChildConversion(record);
+        children.push({
+          name: JOB_NAMES.convert,
+          data: jobData,
+          opts: { ...conversionJobOptions, jobId: id, parent, ignoreDependencyOnFailure: true },
+        });
+      }
+      if (children.length) await this.queues.conversions.addBulk(children);
+
+      if (listing.continuationToken) {
+        // Added before this page completes: the parent always has a pending child until the listing ends.
+        const next: BatchExpandJobData = {
+          ...data,
+          source: { ...data.source, continuationToken: listing.continuationToken },
+          page: page + 1,
+        };
+        await this.queues.batches.add(JOB_NAMES.expand, next, {
+          ...expandJobOptions,
+          jobId: `${batchId}.page.${page + 1}`,
+          parent,
+          ignoreDependencyOnFailure: true,
+        });
+      } else {
+        const total = await this.records.getBatchCounter(batchId, 'listed');
+        await this.records.updateBatch(batchId, (r) => ({ ...r, total }));
+      }
+      this.log.log(`batch ${batchId} page ${page}: ${children.length} conversions${listing.continuationToken ? ', more to list' : ', listing done'}`);
+      return { page, added: children.length, more: Boolean(listing.continuationToken) };
+    } catch (e) {
+      const info = classifyError(e);
+      const final = !info.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (!final) throw e;
+      // The listing cannot go on: the batch completes with what was listed so far, and says why.
+      const total = await this.records.getBatchCounter(batchId, 'listed');
+      await this.records.updateBatch(batchId, (r) => ({
+        ...r,
+        total,
+        error: { code: info.code, message: `listing page ${page} failed: ${info.message}` },
+      }));
+      throw new UnrecoverableError(`${info.code}: ${info.message}`);
+    }
+  }
+
+  /** The flow parent runs once every child has ended: mark the batch completed and send `batch.completed`. */
+  private async complete(job: Job<BatchJobData>): Promise<unknown> {
+    const { batchId } = job.data;
+    const found = await this.records.getBatch(batchId);
+    if (!found) throw new UnrecoverableError(`BATCH_RECORD_MISSING: no record for ${batchId}`);
+    const counts = Object.fromEntries(BATCH_COUNT_FIELDS.map((f) => [f, Math.max(0, found.counts[f] ?? 0)]));
+    const finishedAt = new Date().toISOString();
+    let changed = false;
+    const record = await this.records.updateBatch(batchId, (r) => {
+      if (r.status === 'completed') return undefined;
+      changed = true;
+      return {
+        ...r,
+        status: 'completed',
+        // An items batch knows its total from the start; a prefix batch's is set by its last page.
+        total: r.total ?? (found.counts['listed'] ?? 0),
+        finishedAt,
+      };
+    });
+    if (!record) throw new UnrecoverableError(`BATCH_RECORD_MISSING: no record for ${batchId}`);
+    const webhookUrl = job.data.webhook?.url ?? record.webhook?.url;
+    if (webhookUrl && (changed || record.status === 'completed')) {
+      const failures = found.failures.length
+        ? (await Promise.all(found.failures.map((id) => this.records.getConversion(id))))
+            .filter((r): r is ConversionRecord => r !== undefined)
+            .map((r) => ({ id: r.id, source: r.request.source, ...(r.error ? { error: r.error } : {}) }))
+        : [];
+      await this.webhooks.emit({
+        subjectId: batchId,
+        tenant: record.tenant,
+        url: webhookUrl,
+        type: 'batch.completed',
+        data: {
+          id: batchId,
+          status: 'completed',
+          total: record.total,
+          counts,
+          ...(failures.length ? { failures } : {}),
+          ...((record as { error?: unknown }).error ? { error: (record as { error?: unknown }).error } : {}),
+          createdAt: record.createdAt,
+          finishedAt: record.finishedAt ?? finishedAt,
+        },
+      });
+    }
+    this.log.log(`batch ${batchId} completed: ${JSON.stringify(counts)}`);
+    return { counts };
+  }
+}

@@ -1,0 +1,341 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { AppConfig } from '../../../libs/config/src';
+import type { ConversionJobData, WebhookEventType } from '../../../libs/jobs/src';
+import { conversionsTotal, stageDuration } from '../../../libs/jobs/src/metrics';
+import type { ConversionRecord, ObjectRef } from '../../../libs/jobs/src/records';
+import { convertToLivePhoto } from '../../../libs/livephoto/src';
+import { LivePhotoError } from '../../../libs/livephoto/src/errors';
+import type { StageProgress } from '../../../libs/livephoto/src/types';
+import type { ObjectStorage } from '../../../libs/storage/src';
+import { assertPublicTarget } from '../../../libs/webhooks/src/target-guard';
+import { classifyError, type ErrorInfo } from './errors';
+import { ENDED, RecordStore } from './record-store';
+import { RunningConversions } from './running-conversions';
+import { APP_CONFIG, STORAGE } from './tokens';
+import { WebhookEvents } from './webhook-events';
+
+interface Scrub {
+  secret?: string;
+  replacement?: string;
+}
+
+export type ConversionOutcome = { status: 'completed' | 'failed' | 'canceled' | 'skipped'; code?: string };
+
+/** How often progress goes to Redis at most (the engine reports many times a second). */
+const PROGRESS_WRITE_INTERVAL_MS = 500;
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.JPG': 'image/jpeg',
+  '.HEIC': 'image/heic',
+  '.MOV': 'video/quicktime',
+  '.MP.jpg': 'image/jpeg',
+};
+
+/** A stable upper-case UUID per conversion: a retried job writes the same Content Identifier into its pair. */
+export function contentIdentifierFor(conversionId: string): string {
+  const h = createHash('sha1').update(`vid2live:${conversionId}`).digest();
+  h[6] = (h[6] & 0x0f) | 0x50;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex').toUpperCase();
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+/** `<prefix>/<name>` of the outputs, without extension: the source's base name unless the job says otherwise. */
+export function outputBaseName(data: ConversionJobData): string {
+  if (data.outputBaseName) return data.outputBaseName;
+  const name = 'key' in data.source ? path.posix.basename(data.source.key) : path.posix.basename(new URL(data.source.url).pathname);
+  const ext = path.posix.extname(name);
+  return (ext ? name.slice(0, -ext.length) : name) || 'livephoto';
+}
+
+/** A file name safe for the local temp dir (the object key keeps the real name). */
+function localName(base: string): string {
+  return path.posix.basename(base).replace(/[^A-Za-z0-9._ -]/g, '_').replace(/^\.+/, '') || 'livephoto';
+}
+
+@Injectable()
+export class ConversionProcessor {
+  private readonly log = new Logger('conversion');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(STORAGE) private readonly storage: ObjectStorage,
+    private readonly records: RecordStore,
+    private readonly running: RunningConversions,
+    private readonly webhooks: WebhookEvents,
+  ) {}
+
+  async process(job: Job<ConversionJobData>, token?: string): Promise<ConversionOutcome> {
+    const id = job.data.conversionId;
+    const found = await this.records.getConversion(id);
+    if (!found) {
+      // The API writes the record before it enqueues; without it there is nothing to report to.
+      throw new UnrecoverableError(`CONVERSION_RECORD_MISSING: no record for ${id}`);
+    }
+    if (found.status === 'canceled') {
+      // Canceled while queued: the API wrote the state; the worker sends the event (once: the event id dedupes).
+      await this.webhooks.emitConversion(found, 'conversion.canceled');
+      return { status: 'canceled' };
+    }
+    if (ENDED.has(found.status)) {
+      // A re-run of a job that already ended (it stalled, or sending its event failed): make sure the event went out;
+      // the event id is the job id, so this never sends it twice.
+      await this.webhooks.emitConversion(found, `conversion.${found.status as 'completed' | 'failed'}`);
+      return { status: 'skipped' };
+    }
+
+    // Registered before we claim the job, so a cancel published from now on is seen; one published earlier
+    // left `cancelRequestedAt` in the record, which the claim below reads.
+    const run = this.running.start(id);
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `vid2live-${id}-`));
+    const progress = new ProgressWriter(job, this.records, id);
+    // The presigned URL is a bearer credential: engine messages that quote it are rewritten to s3://bucket/key.
+    const scrub: Scrub = {};
+    try {
+      const claimed = await this.records.updateConversion(id, (r) => {
+        if (ENDED.has(r.status) || r.cancelRequestedAt) return undefined;
+        return {
+          ...r,
+          status: 'active',
+          progress: { stage: 'probe', percent: 0 },
+          startedAt: r.startedAt ?? new Date().toISOString(),
+        };
+      });
+      const rec = claimed?.record;
+      if (!rec) return { status: 'skipped' };
+      if (rec.status === 'canceled' || (!ENDED.has(rec.status) && rec.cancelRequestedAt)) {
+        return await this.finishCanceled(id);
+      }
+      if (ENDED.has(rec.status)) return { status: 'skipped' };
+
+      const result = await this.convertAndUpload(job.data, tmp, run.signal, progress, scrub);
+      await progress.flush();
+      const done = await this.records.updateConversion(id, (r) =>
+        ENDED.has(r.status)
+          ? undefined
+          : {
+              ...r,
+              status: 'completed',
+              progress: { stage: 'done', percent: 100 },
+              result,
+              error: undefined,
+              finishedAt: new Date().toISOString(),
+            },
+      );
+      if (done?.changed) {
+        conversionsTotal.inc({ result: 'completed', code: '' });
+        await this.webhooks.emitConversion(done.record, 'conversion.completed');
+      }
+      this.log.log(`completed ${id} → s3://${result.still.bucket}/${result.still.key} + ${result.video.key}`);
+      return { status: 'completed' };
+    } catch (e) {
+      await progress.flush().catch(() => undefined);
+      const reason = run.reason();
+      if (reason === 'cancel') return await this.finishCanceled(id);
+      if (reason === 'shutdown') {
+        // Past the shutdown deadline: nothing was uploaded under a final key (uploads are aborted too). Put the
+        // job back without spending an attempt; another worker (or this one, restarted) picks it up.
+        await this.records
+          .updateConversion(id, (r) => (r.status === 'active' ? { ...r, status: 'queued', progress: { stage: 'queued', percent: 0 } } : undefined))
+          .catch(() => undefined);
+        if (token) {
+          await job.moveToDelayed(Date.now() + 1_000, token);
+          throw new DelayedError(`${id} interrupted by shutdown`);
+        }
+        throw e;
+      }
+      const info = classifyError(e);
+      if (scrub.secret) info.message = info.message.split(scrub.secret).join(scrub.replacement ?? '');
+      return await this.handleFailure(job, info, e);
+    } finally {
+      this.running.end(id);
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  private async convertAndUpload(
+    data: ConversionJobData,
+    tmp: string,
+    signal: AbortSignal,
+    progress: ProgressWriter,
+    scrub: Scrub,
+  ): Promise<NonNullable<ConversionRecord['result']>> {
+    let source: string;
+    if ('key' in data.source) {
+      const { bucket, key } = data.source;
+      // A HEAD first gives the right final code for a missing or empty object instead of an ffmpeg HTTP error.
+      const head = await this.storage.headObject(bucket, key);
+      if (!head) throw new LivePhotoError('SOURCE_NOT_FOUND', `s3://${bucket}/${key} does not exist`);
+      if (head.size === 0) throw new LivePhotoError('SOURCE_EMPTY', `s3://${bucket}/${key} is empty`);
+      // ffmpeg reads the presigned URL with range requests: a 3 s clip of a 2 GB file reads a few MB, not 2 GB.
+      source = this.storage.localPath?.(bucket, key) ?? (await this.storage.presignGet(bucket, key, this.config.PRESIGN_EXPIRES_SECONDS));
+      scrub.secret = source;
+      scrub.replacement = `s3://${bucket}/${key}`;
+    } else {
+      // Checked again here, not only at submit: DNS may have changed since (rebinding).
+      await assertPublicTarget(data.source.url, { allowPrivate: this.config.WEBHOOK_ALLOW_PRIVATE_TARGETS, kind: 'source' });
+      source = data.source.url;
+    }
+
+    const base = outputBaseName(data);
+    const local = localName(base);
+    const outDir = path.join(tmp, 'out');
+    const result = await convertToLivePhoto(
+      {
+        source,
+        outputDir: outDir,
+        baseName: local,
+        options: data.options,
+        contentIdentifier: contentIdentifierFor(data.conversionId),
+        workDir: tmp,
+      },
+      { signal, onProgress: (p) => progress.report(p) },
+    );
+
+    // Both files are complete on disk before the first byte goes up; each upload is atomic (single PUT or a
+    // multipart upload that is aborted on failure), and the keys are deterministic so a retry overwrites.
+    const files: Array<[string, 'video' | 'still' | 'motionPhoto']> = [
+      [result.moviePath, 'video'],
+      [result.stillPath, 'still'],
+      ...(result.motionPhotoPath ? [[result.motionPhotoPath, 'motionPhoto'] as [string, 'motionPhoto']] : []),
+    ];
+    const sizes = await Promise.all(files.map(([f]) => fs.stat(f).then((s) => s.size)));
+    const total = sizes.reduce((a, b) => a + b, 0) || 1;
+    let done = 0;
+    progress.report({ stage: 'upload', percent: 0 });
+    const refs: Partial<Record<'video' | 'still' | 'motionPhoto', ObjectRef>> = {};
+    for (const [i, [file, role]] of files.entries()) {
+      const suffix = path.basename(file).slice(local.length);
+      const key = `${data.output.prefix}${base}${suffix}`;
+      await this.storage.putObjectFromFile(data.output.bucket, key, file, {
+        contentType: CONTENT_TYPES[suffix] ?? 'application/octet-stream',
+        signal,
+        onProgress: (n) => progress.report({ stage: 'upload', percent: Math.min(99, ((done + n) / total) * 100) }),
+      });
+      done += sizes[i];
+      refs[role] = { bucket: data.output.bucket, key };
+    }
+    if (signal.aborted) throw new LivePhotoError('CANCELED');
+    progress.report({ stage: 'upload', percent: 100 });
+    progress.endStage();
+
+    return {
+      contentIdentifier: result.contentIdentifier,
+      stillTime: result.stillTime,
+      still: refs.still!,
+      video: refs.video!,
+      ...(refs.motionPhoto ? { motionPhoto: refs.motionPhoto } : {}),
+      warnings: result.warnings,
+    };
+  }
+
+  private async finishCanceled(id: string): Promise<ConversionOutcome> {
+    const r = await this.records.updateConversion(id, (rec) =>
+      ENDED.has(rec.status)
+        ? undefined
+        : {
+            ...rec,
+            status: 'canceled',
+            error: { code: 'CANCELED', message: 'the conversion was canceled' },
+            finishedAt: new Date().toISOString(),
+          },
+    );
+    if (r?.record.status === 'canceled') {
+      if (r.changed) conversionsTotal.inc({ result: 'canceled', code: 'CANCELED' });
+      await this.webhooks.emitConversion(r.record, 'conversion.canceled');
+    }
+    this.log.log(`canceled ${id}`);
+    return { status: 'canceled' };
+  }
+
+  /**
+   * Final (bad input, or the last attempt): record `failed` + the event, then UnrecoverableError so BullMQ does not
+   * retry. Transient with attempts left: rethrow, BullMQ retries with backoff; the record goes back to `queued`.
+   */
+  private async handleFailure(job: Job<ConversionJobData>, info: ErrorInfo, original: unknown): Promise<never> {
+    const id = job.data.conversionId;
+    const attempts = job.opts.attempts ?? 1;
+    const final = !info.retryable || job.attemptsMade + 1 >= attempts;
+    this.log.warn(`${id} attempt ${job.attemptsMade + 1}/${attempts} failed: ${info.code} ${info.message}${final ? ' (final)' : ''}`);
+    if (!final) {
+      await this.records
+        .updateConversion(id, (r) =>
+          r.status === 'active'
+            ? { ...r, status: 'queued', progress: { stage: 'queued', percent: 0 }, lastError: { code: info.code, message: info.message } } as ConversionRecord
+            : undefined,
+        )
+        .catch(() => undefined);
+      throw original;
+    }
+    await this.markFailed(id, info);
+    throw new UnrecoverableError(`${info.code}: ${info.message}`);
+  }
+
+  /** Also used by the worker host for jobs that fail outside `process` (stalled too often). */
+  async markFailed(id: string, info: { code: string; message: string }): Promise<void> {
+    const r = await this.records.updateConversion(id, (rec) =>
+      ENDED.has(rec.status)
+        ? undefined
+        : { ...rec, status: 'failed', error: { code: info.code, message: info.message }, finishedAt: new Date().toISOString() },
+    );
+    if (r?.changed) {
+      conversionsTotal.inc({ result: 'failed', code: info.code });
+      if (r.record.batchId) await this.records.recordBatchFailure(r.record.batchId, id);
+      await this.webhooks.emitConversion(r.record, 'conversion.failed' satisfies WebhookEventType);
+    }
+  }
+}
+
+/**
+ * Progress to the record and to `job.updateProgress`, at most every PROGRESS_WRITE_INTERVAL_MS and on every stage
+ * change; also times stages for the duration histogram. Writes are chained, never concurrent, never awaited by
+ * the engine.
+ */
+class ProgressWriter {
+  private chain: Promise<unknown> = Promise.resolve();
+  private lastWrite = 0;
+  private stage?: string;
+  private stageStart = 0;
+
+  constructor(
+    private readonly job: Job,
+    private readonly records: RecordStore,
+    private readonly id: string,
+  ) {}
+
+  report(p: StageProgress | { stage: string; percent: number }): void {
+    const now = Date.now();
+    const stageChanged = p.stage !== this.stage;
+    if (stageChanged) {
+      this.endStage(now);
+      this.stage = p.stage;
+      this.stageStart = now;
+    }
+    if (!stageChanged && now - this.lastWrite < PROGRESS_WRITE_INTERVAL_MS) return;
+    this.lastWrite = now;
+    const progress = { stage: p.stage, percent: Math.round(Math.max(0, Math.min(100, p.percent))) };
+    this.chain = this.chain
+      .then(() =>
+        Promise.all([
+          this.job.updateProgress(progress),
+          this.records.updateConversion(this.id, (r) => (r.status === 'active' ? { ...r, progress } : undefined)),
+        ]),
+      )
+      // Progress is best effort: a failed write must not fail the conversion.
+      .catch(() => undefined);
+  }
+
+  endStage(now = Date.now()): void {
+    if (this.stage) stageDuration.observe({ stage: this.stage }, (now - this.stageStart) / 1000);
+    this.stage = undefined;
+  }
+
+  flush(): Promise<unknown> {
+    return this.chain;
+  }
+}

@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigError, loadConfig, redactedConfig, type AppConfig } from '../../../libs/config/src';
+import { collectProcessMetrics } from '../../../libs/jobs/src/metrics';
+import { closeExifTool } from '../../../libs/media/src/exiftool';
+import { describeMediaBinaries } from '../../../libs/media/src/binaries';
+import { WorkerHost } from './worker-host';
+import { WorkerModule } from './worker.module';
+
+/** `npm run start:worker`: a Nest application context (no HTTP) running the conversion, batch and webhook workers. */
+export async function bootstrap(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig('worker');
+  } catch (e) {
+    // Names the variable and the rule, never the value.
+    console.error(e instanceof ConfigError ? e.message : e);
+    process.exit(1);
+  }
+  const levels = { debug: ['error', 'warn', 'log', 'debug'], info: ['error', 'warn', 'log'], warn: ['error', 'warn'], error: ['error'] } as const;
+  const logger = new ConsoleLogger({ json: true, logLevels: [...levels[config.LOG_LEVEL]] });
+  const log = new Logger('main');
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger });
+  log.log(`config ${JSON.stringify(redactedConfig(config))}`);
+  try {
+    log.log(describeMediaBinaries());
+  } catch (e) {
+    // The worker can still run batches' listing and webhooks; conversions will fail with FFMPEG_NOT_FOUND.
+    log.error(`media binaries: ${(e as Error).message}`);
+  }
+  collectProcessMetrics();
+
+  const host = app.get(WorkerHost);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.log(`${signal} received`);
+    try {
+      await host.shutdown(config.WORKER_SHUTDOWN_TIMEOUT_MS);
+      await app.close();
+      await closeExifTool();
+    } catch (e) {
+      log.error(`shutdown: ${(e as Error).message}`);
+      process.exit(1);
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  await host.start();
+}
+
+if (require.main === module) {
+  void bootstrap().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,30 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { FlowProducer, Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import type { AppConfig } from '../../../libs/config/src';
+import { QUEUES } from '../../../libs/jobs/src';
+import { APP_CONFIG, REDIS } from './tokens';
+
+/** Producer side inside the worker: batch expansion adds children, terminal states add webhook deliveries. */
+@Injectable()
+export class WorkerQueues {
+  readonly conversions: Queue;
+  readonly batches: Queue;
+  readonly webhooks: Queue;
+  readonly flows: FlowProducer;
+  readonly prefix: string;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig, @Inject(REDIS) redis: Redis) {
+    this.prefix = config.QUEUE_PREFIX;
+    const opts = { connection: redis, prefix: config.QUEUE_PREFIX };
+    this.conversions = new Queue(QUEUES.conversions, opts);
+    this.batches = new Queue(QUEUES.batches, opts);
+    this.webhooks = new Queue(QUEUES.webhooks, opts);
+    this.flows = new FlowProducer(opts);
+  }
+
+  /** Called by the worker host after the workers have stopped (processors may still add jobs until then). */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.conversions.close(), this.batches.close(), this.webhooks.close(), this.flows.close()]);
+  }
+}

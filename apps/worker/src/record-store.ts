@@ -1,0 +1,134 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { AppConfig } from '../../../libs/config/src';
+import { redisKeys, type ConversionStatus } from '../../../libs/jobs/src';
+import { batchKeys, type BatchRecord, type ConversionRecord } from '../../../libs/jobs/src/records';
+import { APP_CONFIG, REDIS } from './tokens';
+
+/**
+ * Compare-and-set of a JSON record (same script as the API's RecordStore): the write lands only if nobody changed
+ * the record since we read it, and a batch child's status move shifts the batch counters in the same atomic step.
+ */
+const CAS_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+if ARGV[3] ~= '' and ARGV[3] ~= ARGV[4] then
+  redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
+  redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+end
+return 1`;
+
+/** A batch child's record and its place in the counters appear together, exactly once per key. */
+const CREATE_CHILD_LUA = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('HINCRBY', KEYS[2], 'queued', 1)
+redis.call('HINCRBY', KEYS[2], 'listed', 1)
+return 1`;
+
+type CasRedis = Redis & {
+  v2lCas(key: string, countsKey: string, expected: string, next: string, from: string, to: string): Promise<number>;
+  v2lCreateChild(key: string, countsKey: string, record: string): Promise<number>;
+};
+
+export const ENDED: ReadonlySet<ConversionStatus> = new Set(['completed', 'failed', 'canceled']);
+
+export class RecordConflictError extends Error {
+  readonly code = 'RECORD_CONFLICT';
+  readonly retryable = true;
+}
+
+@Injectable()
+export class RecordStore {
+  readonly prefix: string;
+  private readonly redis: CasRedis;
+
+  constructor(@Inject(REDIS) redis: Redis, @Inject(APP_CONFIG) config: Pick<AppConfig, 'QUEUE_PREFIX'>) {
+    this.prefix = config.QUEUE_PREFIX;
+    const commands = redis as unknown as Partial<CasRedis>;
+    if (!commands.v2lCas) redis.defineCommand('v2lCas', { numberOfKeys: 2, lua: CAS_LUA });
+    if (!commands.v2lCreateChild) {
+      redis.defineCommand('v2lCreateChild', { numberOfKeys: 2, lua: CREATE_CHILD_LUA });
+    }
+    this.redis = redis as unknown as CasRedis;
+  }
+
+  async getConversion(id: string): Promise<ConversionRecord | undefined> {
+    const raw = await this.redis.get(redisKeys.conversion(this.prefix, id));
+    return raw ? (JSON.parse(raw) as ConversionRecord) : undefined;
+  }
+
+  /**
+   * Optimistic update; `mutate` returns the new record or undefined for "no change". Returns what was written
+   * (`changed: true`) or the record as found.
+   */
+  async updateConversion(
+    id: string,
+    mutate: (r: ConversionRecord) => ConversionRecord | undefined,
+  ): Promise<{ record: ConversionRecord; changed: boolean } | undefined> {
+    const key = redisKeys.conversion(this.prefix, id);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const raw = await this.redis.get(key);
+      if (!raw) return undefined;
+      const current = JSON.parse(raw) as ConversionRecord;
+      const next = mutate(current);
+      if (!next) return { record: current, changed: false };
+      const countsKey = current.batchId ? batchKeys.counts(this.prefix, current.batchId) : key;
+      const from = current.batchId ? current.status : '';
+      if ((await this.redis.v2lCas(key, countsKey, raw, JSON.stringify(next), from, next.status)) === 1) {
+        return { record: next, changed: true };
+      }
+    }
+    throw new RecordConflictError(`conversion ${id} changed too often while updating it`);
+  }
+
+  /**
+   * New prefix-batch child: the record plus `queued` and `listed` counters; false when it already exists (a retried
+   * listing page), so a retry never counts a key twice.
+   */
+  async createChildConversion(record: ConversionRecord & { batchId: string }): Promise<boolean> {
+    const created = await this.redis.v2lCreateChild(
+      redisKeys.conversion(this.prefix, record.id),
+      batchKeys.counts(this.prefix, record.batchId),
+      JSON.stringify(record),
+    );
+    return created === 1;
+  }
+
+  async recordBatchFailure(batchId: string, conversionId: string): Promise<void> {
+    const key = batchKeys.failures(this.prefix, batchId);
+    await this.redis.multi().lpush(key, conversionId).ltrim(key, 0, 999).exec();
+  }
+
+  async getBatch(id: string): Promise<{ record: BatchRecord; counts: Record<string, number>; failures: string[] } | undefined> {
+    const [[, raw], [, counts], [, failures]] = (await this.redis
+      .multi()
+      .get(redisKeys.batch(this.prefix, id))
+      .hgetall(batchKeys.counts(this.prefix, id))
+      .lrange(batchKeys.failures(this.prefix, id), 0, 99)
+      .exec()) as [[null, string | null], [null, Record<string, string>], [null, string[]]];
+    if (!raw) return undefined;
+    const c: Record<string, number> = {};
+    for (const [k, v] of Object.entries(counts)) c[k] = Number.parseInt(v, 10) || 0;
+    return { record: JSON.parse(raw) as BatchRecord, counts: c, failures };
+  }
+
+  async updateBatch(id: string, mutate: (r: BatchRecord) => BatchRecord | undefined): Promise<BatchRecord | undefined> {
+    const key = redisKeys.batch(this.prefix, id);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const raw = await this.redis.get(key);
+      if (!raw) return undefined;
+      const next = mutate(JSON.parse(raw) as BatchRecord);
+      if (!next) return JSON.parse(raw) as BatchRecord;
+      if ((await this.redis.v2lCas(key, key, raw, JSON.stringify(next), '', '')) === 1) return next;
+    }
+    throw new RecordConflictError(`batch ${id} changed too often while updating it`);
+  }
+
+  async incrementBatchCounter(batchId: string, field: string, by: number): Promise<number> {
+    return this.redis.hincrby(batchKeys.counts(this.prefix, batchId), field, by);
+  }
+
+  async getBatchCounter(batchId: string, field: string): Promise<number> {
+    return Number.parseInt((await this.redis.hget(batchKeys.counts(this.prefix, batchId), field)) ?? '0', 10) || 0;
+  }
+}

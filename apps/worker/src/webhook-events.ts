@@ -1,0 +1,96 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { AppConfig } from '../../../libs/config/src';
+import {
+  redisKeys,
+  webhookEventId,
+  webhookJobOptions,
+  type WebhookDeliveryJobData,
+  type WebhookDeliveryRecord,
+  type WebhookEventType,
+} from '../../../libs/jobs/src';
+import { JOB_NAMES, type ObjectRef, type ConversionRecord } from '../../../libs/jobs/src/records';
+import type { ObjectStorage } from '../../../libs/storage/src';
+import { WorkerQueues } from './queues';
+import { APP_CONFIG, REDIS, STORAGE } from './tokens';
+
+/** The conversion GET body (see the API's ConversionView), with URLs presigned now. */
+export async function conversionView(r: ConversionRecord, presign: (o: ObjectRef) => Promise<string>) {
+  const sign = async (o: ObjectRef) => ({ bucket: o.bucket, key: o.key, url: await presign(o) });
+  return {
+    id: r.id,
+    status: r.status,
+    progress: { stage: r.progress?.stage ?? 'queued', percent: r.progress?.percent ?? 0 },
+    ...(r.result
+      ? {
+          result: {
+            contentIdentifier: r.result.contentIdentifier,
+            stillTime: r.result.stillTime,
+            still: await sign(r.result.still),
+            video: await sign(r.result.video),
+            ...(r.result.motionPhoto ? { motionPhoto: await sign(r.result.motionPhoto) } : {}),
+            warnings: r.result.warnings ?? [],
+          },
+        }
+      : {}),
+    ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+    createdAt: r.createdAt,
+    finishedAt: r.finishedAt ?? null,
+  };
+}
+
+/**
+ * Turns a terminal state into a webhook delivery job. The event id is derived from the subject and the event type,
+ * and is the job id too: emitting the same event twice (a re-run after a stall) enqueues it once.
+ */
+@Injectable()
+export class WebhookEvents {
+  private readonly log = new Logger('webhooks');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(STORAGE) private readonly storage: ObjectStorage,
+    private readonly queues: WorkerQueues,
+  ) {}
+
+  async emitConversion(record: ConversionRecord, type: WebhookEventType): Promise<string | undefined> {
+    const url = record.request?.webhook?.url;
+    if (!url) return undefined;
+    const data = await conversionView(record, (o) =>
+      this.storage.presignGet(o.bucket, o.key, this.config.PRESIGN_EXPIRES_SECONDS),
+    );
+    return this.emit({ subjectId: record.id, tenant: record.tenant, url, type, data });
+  }
+
+  async emit(e: { subjectId: string; tenant: string; url: string; type: WebhookEventType; data: unknown }): Promise<string> {
+    const eventId = webhookEventId(e.subjectId, e.type);
+    const job: WebhookDeliveryJobData = {
+      eventId,
+      tenant: e.tenant,
+      url: e.url,
+      type: e.type,
+      timestamp: String(Math.floor(Date.now() / 1000)),
+      data: e.data,
+    };
+    const now = new Date();
+    const record: WebhookDeliveryRecord = {
+      ...job,
+      attempts: 0,
+      lastStatus: null,
+      deliveredAt: null,
+      state: 'pending',
+      createdAt: now.toISOString(),
+    };
+    const prefix = this.config.QUEUE_PREFIX;
+    // NX: a second emit of the same event keeps the first record (and its timestamp and attempts).
+    await this.redis
+      .multi()
+      .set(redisKeys.webhookDelivery(prefix, eventId), JSON.stringify(record), 'NX')
+      .zadd(redisKeys.webhookDeliveriesByTenant(prefix, e.tenant), 'NX', now.getTime(), eventId)
+      .exec();
+    await this.queues.webhooks.add(JOB_NAMES.deliver, job, { ...webhookJobOptions(this.config), jobId: eventId });
+    this.log.log(`queued ${e.type} ${eventId} for ${e.subjectId}`);
+    return eventId;
+  }
+}

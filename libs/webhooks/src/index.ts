@@ -1,0 +1,3 @@
+export * from './signature';
+export * from './target-guard';
+export * from './deliver';
