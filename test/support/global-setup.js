@@ -6,6 +6,9 @@ const path = require('node:path');
 
 module.exports = async function globalSetup() {
   const root = path.join(__dirname, '..', '..');
+  // Child-process logs of the previous run (.tmp/e2e/*.log); the generated media under .tmp/e2e/media stay.
+  const logs = path.join(root, '.tmp', 'e2e');
+  if (fs.existsSync(logs)) for (const f of fs.readdirSync(logs)) if (f.endsWith('.log')) fs.rmSync(path.join(logs, f));
   const started = Date.now();
   const res = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: root,

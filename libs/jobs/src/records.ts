@@ -81,3 +81,65 @@ export const JOB_NAMES = {
   expand: 'batch-expand',
   deliver: 'deliver',
 } as const;
+
+export interface ObjectView extends ObjectRef {
+  /** presigned GET */
+  url: string;
+}
+
+/** The conversion GET body (and webhook `data`), exactly as the contract states it. */
+export interface ConversionView {
+  id: string;
+  status: ConversionStatus;
+  progress: { stage: string; percent: number };
+  result?: {
+    contentIdentifier: string;
+    stillTime: number;
+    still: ObjectView;
+    video: ObjectView;
+    motionPhoto?: ObjectView;
+    warnings: PlanWarning[];
+  };
+  error?: { code: string; message: string };
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+/** Record → GET body; `presign` makes each result URL at the moment of the view (API read, webhook send). */
+export async function conversionView(r: ConversionRecord, presign: (o: ObjectRef) => Promise<string>): Promise<ConversionView> {
+  const sign = async (o: ObjectRef): Promise<ObjectView> => ({ bucket: o.bucket, key: o.key, url: await presign(o) });
+  return {
+    id: r.id,
+    status: r.status,
+    progress: { stage: r.progress?.stage ?? 'queued', percent: r.progress?.percent ?? 0 },
+    ...(r.result
+      ? {
+          result: {
+            contentIdentifier: r.result.contentIdentifier,
+            stillTime: r.result.stillTime,
+            still: await sign(r.result.still),
+            video: await sign(r.result.video),
+            ...(r.result.motionPhoto ? { motionPhoto: await sign(r.result.motionPhoto) } : {}),
+            warnings: r.result.warnings ?? [],
+          },
+        }
+      : {}),
+    ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+    createdAt: r.createdAt,
+    finishedAt: r.finishedAt ?? null,
+  };
+}
+
+/**
+ * Compare-and-set of a JSON record (KEYS[1]) with the batch counters (KEYS[2]) moved in the same atomic step:
+ * ARGV = expected raw value, new raw value, from-status ('' = not a batch child), to-status. Returns 1 when
+ * written, 0 when the record changed meanwhile (read again and retry). KEEPTTL keeps a TTL set by anyone.
+ */
+export const RECORD_CAS_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+if ARGV[3] ~= '' and ARGV[3] ~= ARGV[4] then
+  redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
+  redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+end
+return 1`;

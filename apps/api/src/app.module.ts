@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { BatchesController } from './batches.controller';
+import { BatchesService } from './batches.service';
+import { ConversionsController } from './conversions.controller';
+import { ConversionsService } from './conversions.service';
+import { ApiExceptionFilter } from './errors';
+import { HealthController } from './health.controller';
+import { Idempotency } from './idempotency';
+import { InfraModule } from './infra.module';
+import { MetricsController, MetricsService } from './metrics.controller';
+import { RecordStore } from './records.store';
+import { TargetPolicy } from './target-policy';
+import { WebhooksController } from './webhooks.controller';
+
+@Module({
+  imports: [InfraModule],
+  controllers: [ConversionsController, BatchesController, WebhooksController, HealthController, MetricsController],
+  providers: [
+    { provide: APP_FILTER, useClass: ApiExceptionFilter },
+    RecordStore,
+    TargetPolicy,
+    Idempotency,
+    ConversionsService,
+    BatchesService,
+    MetricsService,
+  ],
+})
+export class AppModule {}

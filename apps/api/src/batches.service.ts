@@ -1,0 +1,163 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { FlowJobNode } from 'bullmq';
+import type Redis from 'ioredis';
+import {
+  QUEUES,
+  conversionJobOptions,
+  redisKeys,
+  type BatchExpandJobData,
+  type BatchJobData,
+} from '../../../libs/jobs/src';
+import { JOB_NAMES, batchKeys, type BatchRecord, type BatchStatus } from '../../../libs/jobs/src/records';
+import { conversionJobData, newConversionRecord } from './conversions.service';
+import { ApiError } from './errors';
+import { Idempotency } from './idempotency';
+import { Queues } from './infra.module';
+import { RecordStore, assertIdShape, newId } from './records.store';
+import type { CreateBatchBody } from './schemas';
+import { TargetPolicy } from './target-policy';
+import { REDIS } from './tokens';
+
+export interface BatchView {
+  id: string;
+  status: BatchStatus;
+  total: number | null;
+  counts: { queued: number; active: number; completed: number; failed: number; canceled: number };
+  /** only when some children failed: what `vid2live submit` prints in its summary */
+  failures?: Array<{ id: string; source?: unknown; error?: { code: string; message: string } }>;
+  /** a prefix listing that failed for good */
+  error?: { code: string; message: string };
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+/** Expanding a listing is I/O against S3: retried on transient faults like a conversion. */
+const expandJobOptions = { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 } };
+
+@Injectable()
+export class BatchesService {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly records: RecordStore,
+    private readonly queues: Queues,
+    private readonly targets: TargetPolicy,
+    private readonly idempotency: Idempotency,
+  ) {}
+
+  async create(tenant: string, body: CreateBatchBody, idempotencyKey?: string): Promise<{ id: string; total?: number }> {
+    if (body.webhook) await this.targets.check(body.webhook, 'webhook.url');
+    if ('items' in body.source) {
+      for (const [i, source] of body.source.items.entries()) await this.targets.check(source, `source.items.${i}.url`);
+    }
+    const id = newId('bat');
+    const total = 'items' in body.source ? { total: body.source.items.length } : {};
+    if (idempotencyKey) {
+      const owner = await this.idempotency.claim(tenant, 'batches', idempotencyKey, id);
+      if (!owner.fresh) return { id: owner.id, ...total };
+    }
+    const written: string[] = [];
+    try {
+      await this.enqueue(tenant, id, body, written);
+    } catch (e) {
+      // Nothing half-made stays visible: the records written so far go, the key is freed for the retry.
+      if (written.length) await this.redis.del(...written).catch(() => undefined);
+      if (idempotencyKey) await this.idempotency.release(tenant, 'batches', idempotencyKey, id);
+      throw e;
+    }
+    return { id, ...total };
+  }
+
+  /** Writes the records (listing their keys in `written` first) and enqueues. */
+  private async enqueue(tenant: string, id: string, body: CreateBatchBody, written: string[]): Promise<void> {
+    const prefix = this.records.prefix;
+    const base = {
+      id,
+      tenant,
+      status: 'queued' as const,
+      output: body.output,
+      ...(body.options ? { options: body.options } : {}),
+      ...(body.webhook ? { webhook: body.webhook } : {}),
+      createdAt: new Date().toISOString(),
+      finishedAt: null,
+    };
+
+    if ('prefix' in body.source) {
+      const record: BatchRecord = { ...base, kind: 'prefix', total: null, source: body.source };
+      written.push(redisKeys.batch(prefix, id), batchKeys.counts(prefix, id));
+      await this.redis
+        .multi()
+        .set(redisKeys.batch(prefix, id), JSON.stringify(record))
+        .hset(batchKeys.counts(prefix, id), { queued: 0, active: 0, completed: 0, failed: 0, canceled: 0 })
+        .exec();
+      // One job lists the first page; the worker enqueues the next page itself, so 100 000 keys are never
+      // held in memory (or in one job payload) at once.
+      const data: BatchExpandJobData = {
+        batchId: id,
+        tenant,
+        source: { bucket: body.source.bucket, prefix: body.source.prefix },
+        output: body.output,
+        options: body.options ?? {},
+        ...(body.webhook ? { webhook: body.webhook } : {}),
+      };
+      await this.queues.batches.add(JOB_NAMES.expand, data, { ...expandJobOptions, jobId: `${id}.expand.0` });
+      return;
+    }
+
+    const items = body.source.items;
+    const children = items.map((source) =>
+      newConversionRecord(tenant, { source, output: body.output, options: body.options, webhook: body.webhook }, id),
+    );
+    const record: BatchRecord = { ...base, kind: 'items', total: items.length, source: { items: items.length } };
+    written.push(redisKeys.batch(prefix, id), batchKeys.counts(prefix, id), ...children.map((c) => this.records.conversionKey(c.id)));
+    const multi = this.redis
+      .multi()
+      .set(redisKeys.batch(prefix, id), JSON.stringify(record))
+      .hset(batchKeys.counts(prefix, id), { queued: items.length, active: 0, completed: 0, failed: 0, canceled: 0 });
+    for (const c of children) multi.set(this.records.conversionKey(c.id), JSON.stringify(c));
+    await multi.exec();
+
+    // The parent completes when every child has ended; a failed child must not hold it in
+    // waiting-children forever, hence ignoreDependencyOnFailure.
+    const parent: BatchJobData = { batchId: id, tenant, ...(body.webhook ? { webhook: body.webhook } : {}) };
+    await this.queues.flows.add({
+      name: JOB_NAMES.batch,
+      queueName: QUEUES.batches,
+      data: parent,
+      opts: { jobId: id, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 } },
+      children: children.map(
+        (c): FlowJobNode => ({
+          name: JOB_NAMES.convert,
+          queueName: QUEUES.conversions,
+          data: conversionJobData(c),
+          opts: { ...conversionJobOptions, jobId: c.id, ignoreDependencyOnFailure: true },
+        }),
+      ),
+    });
+  }
+
+  async get(tenant: string, id: string): Promise<BatchView> {
+    assertIdShape(id, 'batch');
+    const found = await this.records.getBatch(id);
+    if (!found || found.record.tenant !== tenant) throw ApiError.notFound('batch');
+    const { record, counts } = found;
+    const started = record.status === 'active' || counts.active + counts.completed + counts.failed + counts.canceled > 0;
+    // The worker marks the batch completed when its flow parent runs; before that, the counts tell the phase.
+    const status: BatchStatus = record.status === 'completed' ? 'completed' : started ? 'active' : 'queued';
+    // A prefix whose listing failed for good completes with what was listed, and says why.
+    const error = (record as BatchRecord & { error?: { code: string; message: string } }).error;
+    const failed = found.failures.length ? await this.records.getConversions(found.failures) : [];
+    const failures = failed
+      .filter((r) => r !== undefined)
+      .map((r) => ({ id: r.id, source: r.request.source, ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}) }));
+    return {
+      id: record.id,
+      status,
+      total: record.total,
+      counts,
+      ...(failures.length ? { failures } : {}),
+      ...(error ? { error: { code: error.code, message: error.message } } : {}),
+      createdAt: record.createdAt,
+      finishedAt: record.finishedAt ?? null,
+    };
+  }
+}

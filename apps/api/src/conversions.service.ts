@@ -1,0 +1,134 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import {
+  conversionJobOptions,
+  redisKeys,
+  type ConversionJobData,
+  type ConversionStatus,
+} from '../../../libs/jobs/src';
+import { JOB_NAMES, conversionView, type ConversionRecord, type ConversionView } from '../../../libs/jobs/src/records';
+import { ApiError } from './errors';
+import { Idempotency } from './idempotency';
+import { Queues } from './infra.module';
+import { RecordStore, assertIdShape, newId } from './records.store';
+import type { CreateConversionBody } from './schemas';
+import { StorageGateway } from './storage.gateway';
+import { TargetPolicy } from './target-policy';
+import { REDIS } from './tokens';
+
+const ENDED: ReadonlySet<ConversionStatus> = new Set(['completed', 'failed', 'canceled']);
+
+export function conversionJobData(record: ConversionRecord): ConversionJobData {
+  const { source, output, options, webhook } = record.request;
+  return {
+    conversionId: record.id,
+    tenant: record.tenant,
+    source,
+    output,
+    options: options ?? {},
+    ...(webhook ? { webhook } : {}),
+    ...(record.batchId ? { batchId: record.batchId } : {}),
+  };
+}
+
+export function newConversionRecord(
+  tenant: string,
+  request: ConversionRecord['request'],
+  batchId?: string,
+): ConversionRecord {
+  return {
+    id: newId('cnv'),
+    tenant,
+    status: 'queued',
+    progress: { stage: 'queued', percent: 0 },
+    request,
+    ...(batchId ? { batchId } : {}),
+    createdAt: new Date().toISOString(),
+  };
+}
+
+@Injectable()
+export class ConversionsService {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly records: RecordStore,
+    private readonly queues: Queues,
+    private readonly storage: StorageGateway,
+    private readonly targets: TargetPolicy,
+    private readonly idempotency: Idempotency,
+  ) {}
+
+  async create(tenant: string, body: CreateConversionBody, idempotencyKey?: string): Promise<{ id: string; status: 'queued' }> {
+    await this.targets.check(body.source, 'source.url');
+    if (body.webhook) await this.targets.check(body.webhook, 'webhook.url');
+    const record = newConversionRecord(tenant, body);
+    if (idempotencyKey) {
+      const owner = await this.idempotency.claim(tenant, 'conversions', idempotencyKey, record.id);
+      if (!owner.fresh) return { id: owner.id, status: 'queued' };
+    }
+
+    try {
+      // Record first: a worker that picks the job up must find it.
+      await this.redis.set(this.records.conversionKey(record.id), JSON.stringify(record));
+      await this.queues.conversions.add(JOB_NAMES.convert, conversionJobData(record), {
+        ...conversionJobOptions,
+        jobId: record.id,
+      });
+    } catch (e) {
+      // Nothing was queued: forget the record and free the key so the client's retry can succeed.
+      await this.redis.del(this.records.conversionKey(record.id)).catch(() => undefined);
+      if (idempotencyKey) await this.idempotency.release(tenant, 'conversions', idempotencyKey, record.id);
+      throw e;
+    }
+    return { id: record.id, status: 'queued' };
+  }
+
+  async get(tenant: string, id: string): Promise<ConversionView> {
+    return this.view(await this.owned(tenant, id));
+  }
+
+  /**
+   * Queued (or waiting for a retry): the record becomes `canceled` at once and the worker that eventually pops
+   * the job skips it (it also sends the webhook and settles the batch flow, so the job is left in the queue).
+   * Active: the record notes the request and the id is PUBLISHed; the worker holding the job aborts (kills
+   * ffmpeg) and writes `canceled`. The id is published in both cases, which closes the race with a worker that
+   * takes the job between our read and our write.
+   */
+  async cancel(tenant: string, id: string): Promise<ConversionView> {
+    await this.owned(tenant, id);
+    const now = new Date().toISOString();
+    const updated = await this.records.updateConversion(id, async (r) => {
+      if (ENDED.has(r.status)) {
+        throw new ApiError(409, 'CONFLICT', `the conversion has already ended (${r.status})`, { status: r.status });
+      }
+      const job = await this.queues.conversions.getJob(id);
+      const state = job ? await job.getState() : 'unknown';
+      if (state === 'active') {
+        return r.cancelRequestedAt ? undefined : { ...r, cancelRequestedAt: now };
+      }
+      return {
+        ...r,
+        status: 'canceled',
+        error: { code: 'CANCELED', message: 'the conversion was canceled' },
+        cancelRequestedAt: r.cancelRequestedAt ?? now,
+        finishedAt: now,
+      };
+    });
+    if (!updated) throw ApiError.notFound('conversion');
+    await this.redis.publish(redisKeys.cancelChannel(this.records.prefix), id);
+    return this.view(updated);
+  }
+
+  private async owned(tenant: string, id: string): Promise<ConversionRecord> {
+    assertIdShape(id, 'conversion');
+    const record = await this.records.getConversion(id);
+    // Another tenant's conversion is indistinguishable from a missing one.
+    if (!record || record.tenant !== tenant) throw ApiError.notFound('conversion');
+    return record;
+  }
+
+  /** Presigned at read time, so a URL is always fresh for PRESIGN_EXPIRES_SECONDS. */
+  view(r: ConversionRecord): Promise<ConversionView> {
+    return conversionView(r, (o) => this.storage.presignGet(o.bucket, o.key));
+  }
+}
