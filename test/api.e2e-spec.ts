@@ -94,10 +94,12 @@ describe('authentication', () => {
     expect(queues.body.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
   });
 
-  it('keeps health, metrics and the OpenAPI document public', async () => {
-    for (const path of ['/health/live', '/health/ready', '/metrics', '/docs', '/docs-json']) {
+  it('keeps only the health probes and the OpenAPI document public; /metrics needs a key', async () => {
+    for (const path of ['/health/live', '/health/ready', '/docs', '/docs-json']) {
       expect([path, (await anon.get(path)).status]).toEqual([path, 200]);
     }
+    expect((await anon.get('/metrics')).status).toBe(401);
+    expect((await a.get('/metrics')).status).toBe(200);
   });
 });
 
@@ -415,7 +417,7 @@ describe('health, metrics, OpenAPI', () => {
 
   it('exports the queue depth by state, read at scrape time', async () => {
     const waiting = await conversions.getWaitingCount();
-    const text = String((await anon.get('/metrics')).body);
+    const text = String((await a.get('/metrics')).body);
     expect(text).toContain(`vid2live_queue_jobs{queue="conversions",state="waiting"} ${waiting}`);
     expect(text).toMatch(/vid2live_queue_jobs\{queue="batches",state="waiting-children"\} [1-9]/);
     expect(text).toContain('vid2live_queue_jobs{queue="conversions",state="prioritized"}');
@@ -435,7 +437,7 @@ describe('health, metrics, OpenAPI', () => {
     });
     try {
       await waitFor('both relays published', async () => (await stack.redis.keys(`${stack.prefix}:metrics:*`)).length === 2);
-      const text = String((await anon.get('/metrics')).body);
+      const text = String((await a.get('/metrics')).body);
       expect(text).toContain('vid2live_conversions_total{result="completed",code=""} 5');
       expect(text).toContain('vid2live_queue_jobs{queue="conversions",state="waiting"}');
     } finally {

@@ -80,6 +80,7 @@ beforeAll(async () => {
     WORKER_CONCURRENCY: '1',
     // Short lock so a SIGKILLed worker's job counts as stalled quickly; small webhook backoff for the retry test.
     WORKER_LOCK_DURATION_MS: '3000',
+    WORKER_STALLED_INTERVAL_MS: '2000',
     WORKER_SHUTDOWN_TIMEOUT_MS: '2000',
     WEBHOOK_BACKOFF_MS: '200',
     WEBHOOK_BACKOFF_MAX_MS: '1000',
@@ -160,6 +161,13 @@ it('converts a video end to end: progress, a presigned pair that passes inspect,
   expect(event.id).toBe(`msg_${id}.completed`);
   expect(event.body).toMatchObject({ type: 'conversion.completed', data: { ...done, result: { ...done.result, still: { key: 'flow/beach.JPG' }, video: { key: 'flow/beach.MOV' } } } });
   expect(Object.keys(event.body!.data).sort()).toEqual(Object.keys(done).sort());
+
+  // The worker's stage timings reach the api's /metrics through the Redis relay.
+  await waitFor('render timings in /metrics', async () => {
+    const text = String((await a.get('/metrics')).body);
+    const m = /vid2live_stage_duration_seconds_count\{stage="render"\} (\d+)/.exec(text);
+    return m && Number(m[1]) >= 1 ? true : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 500 });
 });
 
 it('fails a broken source with its code and no retry, while the next job converts', async () => {

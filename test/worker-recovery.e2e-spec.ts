@@ -53,6 +53,7 @@ describe('worker processes: SIGKILL recovery and SIGTERM drain', () => {
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
       // A short lock so a killed worker's job is declared stalled within seconds.
       WORKER_LOCK_DURATION_MS: '3000',
+      WORKER_STALLED_INTERVAL_MS: '2000',
       WORKER_SHUTDOWN_TIMEOUT_MS: '1000',
       LOG_LEVEL: 'info',
       ...s3.env,

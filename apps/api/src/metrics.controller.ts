@@ -1,10 +1,11 @@
-import { Controller, Get, Header, Inject, Injectable } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Injectable, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type Redis from 'ioredis';
 import { Gauge } from 'prom-client';
 import type { AppConfig } from '../../../libs/config/src';
 import { collectProcessMetrics, metricsRegistry } from '../../../libs/jobs/src/metrics';
 import { fleetRegistry } from '../../../libs/jobs/src/metrics-relay';
+import { ApiKeyGuard } from './auth';
 import { Queues } from './infra.module';
 import { APP_CONFIG, REDIS } from './tokens';
 
@@ -46,6 +47,9 @@ export class MetricsService {
 }
 
 @ApiExcludeController()
+// Job counts and fleet timings are operational data: scraped with an API key like every other call
+// (Prometheus: `authorization: { credentials: <key> }`). Only the health probes stay open.
+@UseGuards(ApiKeyGuard)
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

@@ -2,10 +2,14 @@ import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, redactedConfig, type AppConfig } from '../../../libs/config/src';
+import { hostname } from 'node:os';
+import type Redis from 'ioredis';
 import { collectProcessMetrics } from '../../../libs/jobs/src/metrics';
+import { startMetricsRelay } from '../../../libs/jobs/src/metrics-relay';
 import { closeExifTool } from '../../../libs/media/src/exiftool';
 import { describeMediaBinaries } from '../../../libs/media/src/binaries';
 import { WorkerHost } from './worker-host';
+import { REDIS } from './tokens';
 import { WorkerModule } from './worker.module';
 
 /** `npm run start:worker`: a Nest application context (no HTTP) running the conversion, batch and webhook workers. */
@@ -30,6 +34,8 @@ export async function bootstrap(): Promise<void> {
     log.error(`media binaries: ${(e as Error).message}`);
   }
   collectProcessMetrics();
+  // Workers serve no HTTP: their stage timings and webhook counts reach the api's /metrics through Redis.
+  const relay = startMetricsRelay(app.get<Redis>(REDIS), config.QUEUE_PREFIX, `${hostname()}:${process.pid}`);
 
   const host = app.get(WorkerHost);
   let stopping = false;
@@ -39,6 +45,7 @@ export async function bootstrap(): Promise<void> {
     log.log(`${signal} received`);
     try {
       await host.shutdown(config.WORKER_SHUTDOWN_TIMEOUT_MS);
+      await relay.stop();
       await app.close();
       await closeExifTool();
     } catch (e) {

@@ -2,21 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { AppConfig } from '../../../libs/config/src';
 import { redisKeys, type ConversionStatus } from '../../../libs/jobs/src';
-import { batchKeys, type BatchRecord, type ConversionRecord } from '../../../libs/jobs/src/records';
+import { RECORD_CAS_LUA, batchKeys, type BatchRecord, type ConversionRecord } from '../../../libs/jobs/src/records';
 import { APP_CONFIG, REDIS } from './tokens';
-
-/**
- * Compare-and-set of a JSON record (same script as the API's RecordStore): the write lands only if nobody changed
- * the record since we read it, and a batch child's status move shifts the batch counters in the same atomic step.
- */
-const CAS_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-if ARGV[3] ~= '' and ARGV[3] ~= ARGV[4] then
-  redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
-  redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
-end
-return 1`;
 
 /** A batch child's record and its place in the counters appear together, exactly once per key. */
 const CREATE_CHILD_LUA = `
@@ -45,7 +32,7 @@ export class RecordStore {
   constructor(@Inject(REDIS) redis: Redis, @Inject(APP_CONFIG) config: Pick<AppConfig, 'QUEUE_PREFIX'>) {
     this.prefix = config.QUEUE_PREFIX;
     const commands = redis as unknown as Partial<CasRedis>;
-    if (!commands.v2lCas) redis.defineCommand('v2lCas', { numberOfKeys: 2, lua: CAS_LUA });
+    if (!commands.v2lCas) redis.defineCommand('v2lCas', { numberOfKeys: 2, lua: RECORD_CAS_LUA });
     if (!commands.v2lCreateChild) {
       redis.defineCommand('v2lCreateChild', { numberOfKeys: 2, lua: CREATE_CHILD_LUA });
     }

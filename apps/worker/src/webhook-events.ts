@@ -9,35 +9,10 @@ import {
   type WebhookDeliveryRecord,
   type WebhookEventType,
 } from '../../../libs/jobs/src';
-import { JOB_NAMES, type ObjectRef, type ConversionRecord } from '../../../libs/jobs/src/records';
+import { JOB_NAMES, conversionView, type ConversionRecord } from '../../../libs/jobs/src/records';
 import type { ObjectStorage } from '../../../libs/storage/src';
 import { WorkerQueues } from './queues';
 import { APP_CONFIG, REDIS, STORAGE } from './tokens';
-
-/** The conversion GET body (see the API's ConversionView), with URLs presigned now. */
-export async function conversionView(r: ConversionRecord, presign: (o: ObjectRef) => Promise<string>) {
-  const sign = async (o: ObjectRef) => ({ bucket: o.bucket, key: o.key, url: await presign(o) });
-  return {
-    id: r.id,
-    status: r.status,
-    progress: { stage: r.progress?.stage ?? 'queued', percent: r.progress?.percent ?? 0 },
-    ...(r.result
-      ? {
-          result: {
-            contentIdentifier: r.result.contentIdentifier,
-            stillTime: r.result.stillTime,
-            still: await sign(r.result.still),
-            video: await sign(r.result.video),
-            ...(r.result.motionPhoto ? { motionPhoto: await sign(r.result.motionPhoto) } : {}),
-            warnings: r.result.warnings ?? [],
-          },
-        }
-      : {}),
-    ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
-    createdAt: r.createdAt,
-    finishedAt: r.finishedAt ?? null,
-  };
-}
 
 /**
  * Turns a terminal state into a webhook delivery job. The event id is derived from the subject and the event type,

@@ -13,7 +13,7 @@ import { WebhookProcessor } from './webhook.processor';
 
 /** What a deployment may tune beyond the validated env (tests shorten the stall timings). */
 export interface WorkerTuning {
-  /** how often workers look for jobs whose lock expired (a worker died); default 30 s */
+  /** how often workers look for jobs whose lock expired (a worker died); default WORKER_STALLED_INTERVAL_MS */
   stalledIntervalMs?: number;
   /** after a forced abort at the deadline, how long to wait for processors to put their jobs back */
   abortGraceMs?: number;
@@ -52,7 +52,7 @@ export class WorkerHost {
     this.connection = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
     this.connection.on('error', (e: Error) => this.log.warn(`redis: ${e.message}`));
     const base = { connection: this.connection, prefix: cfg.QUEUE_PREFIX };
-    const stalledInterval = this.tuning.stalledIntervalMs ?? 30_000;
+    const stalledInterval = this.tuning.stalledIntervalMs ?? cfg.WORKER_STALLED_INTERVAL_MS;
 
     const conversions = new Worker<ConversionJobData>(QUEUES.conversions, (job, token) => this.conversions.process(job, token), {
       ...base,

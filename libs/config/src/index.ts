@@ -59,6 +59,8 @@ const schema = z.object({
   /** BullMQ lock for CPU-heavy conversions; renewed at half this interval */
   WORKER_LOCK_DURATION_MS: positiveInt.default(120_000),
   WORKER_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
+  /** how often workers look for jobs whose lock expired (their worker died) and put them back */
+  WORKER_STALLED_INTERVAL_MS: positiveInt.default(30_000),
   /** presigned GET URLs in results live this long */
   PRESIGN_EXPIRES_SECONDS: positiveInt.default(3600),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('vid2live'),
