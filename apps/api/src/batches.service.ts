@@ -3,6 +3,7 @@ import type { FlowJobNode } from 'bullmq';
 import type Redis from 'ioredis';
 import {
   QUEUES,
+  batchExpandJobOptions,
   conversionJobOptions,
   redisKeys,
   type BatchExpandJobData,
@@ -32,7 +33,6 @@ export interface BatchView {
 }
 
 /** Expanding a listing is I/O against S3: retried on transient faults like a conversion. */
-const expandJobOptions = { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 } };
 
 @Injectable()
 export class BatchesService {
@@ -99,7 +99,7 @@ export class BatchesService {
         options: body.options ?? {},
         ...(body.webhook ? { webhook: body.webhook } : {}),
       };
-      await this.queues.batches.add(JOB_NAMES.expand, data, { ...expandJobOptions, jobId: `${id}.expand.0` });
+      await this.queues.batches.add(JOB_NAMES.expand, data, { ...batchExpandJobOptions, jobId: `${id}.expand.0` });
       return;
     }
 

@@ -5,6 +5,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '../../../libs/config/src';
 import {
   QUEUES,
+  batchExpandJobOptions,
   conversionJobOptions,
   type BatchExpandJobData,
   type BatchJobData,
@@ -20,13 +21,6 @@ import { WorkerQueues } from './queues';
 
 export const LIST_PAGE_SIZE = 1000;
 
-/** Same retry policy as a conversion: listing is S3 I/O. */
-const expandJobOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 2_000 },
-  removeOnComplete: { age: 7 * 24 * 3600 },
-  removeOnFail: { age: 30 * 24 * 3600 },
-};
 const parentJobOptions = { removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 } };
 
 /** `cnv_` + 26 base32 characters derived from (batch, key): a retried page re-adds the same ids, not new ones. */
@@ -91,7 +85,7 @@ export class BatchProcessor {
             name: JOB_NAMES.expand,
             queueName: QUEUES.batches,
             data: { ...data, page: 0 },
-            opts: { ...expandJobOptions, jobId: `${batchId}.page.0`, ignoreDependencyOnFailure: true },
+            opts: { ...batchExpandJobOptions, jobId: `${batchId}.page.0`, ignoreDependencyOnFailure: true },
           },
         ],
       });
@@ -152,7 +146,7 @@ export class BatchProcessor {
           page: page + 1,
         };
         await this.queues.batches.add(JOB_NAMES.expand, next, {
-          ...expandJobOptions,
+          ...batchExpandJobOptions,
           jobId: `${batchId}.page.${page + 1}`,
           parent,
           ignoreDependencyOnFailure: true,

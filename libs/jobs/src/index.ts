@@ -94,6 +94,14 @@ export const conversionJobOptions: JobsOptions = {
   removeOnFail: { age: 30 * 24 * 3600 },
 };
 
+/** Listing a page of a prefix batch is S3 I/O: the same retry policy as a conversion. */
+export const batchExpandJobOptions: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { age: 7 * 24 * 3600 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+};
+
 /** Backoff type the worker registers (BullMQ's built-in `exponential` has no cap). */
 export const WEBHOOK_BACKOFF_TYPE = 'webhook';
 
