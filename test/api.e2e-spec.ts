@@ -239,6 +239,18 @@ describe('Idempotency-Key', () => {
     expect(expands).toHaveLength(1);
   });
 
+  it('answers 409 when a key is reused with a different body (it would silently get the other job)', async () => {
+    const headers = { 'idempotency-key': `changed-${Date.now()}` };
+    const first = await a.post('/v1/conversions', validBody(), headers);
+    expect(first.status).toBe(202);
+    const changed = { ...validBody(), options: { duration: 2 } };
+    const reused = await a.post('/v1/conversions', changed, headers);
+    expect(reused.status).toBe(409);
+    expect(reused.body.error).toMatchObject({ code: 'CONFLICT', details: { existingId: first.body.id } });
+    // the original request may still be retried
+    expect((await a.post('/v1/conversions', validBody(), headers)).body).toEqual(first.body);
+  });
+
   it('refuses a malformed key', async () => {
     const res = await a.post('/v1/conversions', validBody(), { 'idempotency-key': 'k'.repeat(256) });
     expect(res.status).toBe(400);

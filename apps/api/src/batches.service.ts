@@ -52,7 +52,7 @@ export class BatchesService {
     const id = newId('bat');
     const total = 'items' in body.source ? { total: body.source.items.length } : {};
     if (idempotencyKey) {
-      const owner = await this.idempotency.claim(tenant, 'batches', idempotencyKey, id);
+      const owner = await this.idempotency.claim(tenant, 'batches', idempotencyKey, id, body);
       if (!owner.fresh) return { id: owner.id, ...total };
     }
     const written: string[] = [];

@@ -63,7 +63,7 @@ export class ConversionsService {
     if (body.webhook) await this.targets.check(body.webhook, 'webhook.url');
     const record = newConversionRecord(tenant, body);
     if (idempotencyKey) {
-      const owner = await this.idempotency.claim(tenant, 'conversions', idempotencyKey, record.id);
+      const owner = await this.idempotency.claim(tenant, 'conversions', idempotencyKey, record.id, body);
       if (!owner.fresh) return { id: owner.id, status: 'queued' };
     }
 

@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { AppConfig } from '../../../libs/config/src';
 import { redisKeys } from '../../../libs/jobs/src';
+import { ApiError } from './errors';
 import { APP_CONFIG, REDIS } from './tokens';
 
 /** A key maps to the first resource created with it for a day; after that the key may be used afresh. */
@@ -9,7 +11,8 @@ const TTL_SECONDS = 24 * 3600;
 
 /**
  * `Idempotency-Key` bookkeeping: SET NX is the arbiter, so of concurrent requests with one key exactly one wins
- * and creates; the others answer with the winner's id. Conversions and batches have separate key spaces (a space
+ * and creates; the others answer with the winner's id. The stored value is `<id> <sha256 of the body>`: the same
+ * key with a different body is a client bug (it would silently get the other request's job), answered with 409. Conversions and batches have separate key spaces (a space
  * cannot occur in a key, so the batch prefix cannot collide with a conversion key).
  */
 @Injectable()
@@ -28,12 +31,27 @@ export class Idempotency {
   }
 
   /** The id that owns the key: `candidate` (fresh) when this call claimed it, else the earlier request's. */
-  async claim(tenant: string, scope: 'conversions' | 'batches', key: string, candidate: string): Promise<{ id: string; fresh: boolean }> {
+  async claim(
+    tenant: string,
+    scope: 'conversions' | 'batches',
+    key: string,
+    candidate: string,
+    body: unknown,
+  ): Promise<{ id: string; fresh: boolean }> {
     const k = this.key(tenant, scope, key);
+    const fingerprint = createHash('sha256').update(JSON.stringify(body ?? null)).digest('hex');
     for (;;) {
-      if ((await this.redis.set(k, candidate, 'EX', TTL_SECONDS, 'NX')) === 'OK') return { id: candidate, fresh: true };
+      if ((await this.redis.set(k, `${candidate} ${fingerprint}`, 'EX', TTL_SECONDS, 'NX')) === 'OK') {
+        return { id: candidate, fresh: true };
+      }
       const existing = await this.redis.get(k);
-      if (existing) return { id: existing, fresh: false };
+      if (existing) {
+        const [id, owner] = existing.split(' ');
+        if (owner !== fingerprint) {
+          throw new ApiError(HttpStatus.CONFLICT, 'CONFLICT', 'this Idempotency-Key was already used with a different request body', { existingId: id });
+        }
+        return { id, fresh: false };
+      }
       // expired between SET and GET: try to claim again
     }
   }
@@ -41,7 +59,12 @@ export class Idempotency {
   /** Frees the key after a failed create, so the client's retry can succeed (only if we still own it). */
   async release(tenant: string, scope: 'conversions' | 'batches', key: string, id: string): Promise<void> {
     await this.redis
-      .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, this.key(tenant, scope, key), id)
+      .eval(
+        "local v = redis.call('GET', KEYS[1]) if v and string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then return redis.call('DEL', KEYS[1]) end return 0",
+        1,
+        this.key(tenant, scope, key),
+        id,
+      )
       .catch(() => undefined);
   }
 }
