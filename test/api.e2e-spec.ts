@@ -239,6 +239,13 @@ describe('Idempotency-Key', () => {
     expect(expands).toHaveLength(1);
   });
 
+  it('keeps records for RECORD_TTL_SECONDS (30 days by default), not forever', async () => {
+    const created = await a.post('/v1/conversions', validBody());
+    const ttl = await stack.redis.ttl(`${stack.prefix}:conversion:${created.body.id}`);
+    expect(ttl).toBeGreaterThan(30 * 24 * 3600 - 60);
+    expect(ttl).toBeLessThanOrEqual(30 * 24 * 3600);
+  });
+
   it('answers 409 when a key is reused with a different body (it would silently get the other job)', async () => {
     const headers = { 'idempotency-key': `changed-${Date.now()}` };
     const first = await a.post('/v1/conversions', validBody(), headers);

@@ -70,6 +70,7 @@ export class BatchesService {
   /** Writes the records (listing their keys in `written` first) and enqueues. */
   private async enqueue(tenant: string, id: string, body: CreateBatchBody, written: string[]): Promise<void> {
     const prefix = this.records.prefix;
+    const ttl = this.records.ttlSeconds;
     const base = {
       id,
       tenant,
@@ -86,8 +87,9 @@ export class BatchesService {
       written.push(redisKeys.batch(prefix, id), batchKeys.counts(prefix, id));
       await this.redis
         .multi()
-        .set(redisKeys.batch(prefix, id), JSON.stringify(record))
+        .set(redisKeys.batch(prefix, id), JSON.stringify(record), 'EX', ttl)
         .hset(batchKeys.counts(prefix, id), { queued: 0, active: 0, completed: 0, failed: 0, canceled: 0 })
+        .expire(batchKeys.counts(prefix, id), ttl)
         .exec();
       // One job lists the first page; the worker enqueues the next page itself, so 100 000 keys are never
       // held in memory (or in one job payload) at once.
@@ -111,9 +113,10 @@ export class BatchesService {
     written.push(redisKeys.batch(prefix, id), batchKeys.counts(prefix, id), ...children.map((c) => this.records.conversionKey(c.id)));
     const multi = this.redis
       .multi()
-      .set(redisKeys.batch(prefix, id), JSON.stringify(record))
-      .hset(batchKeys.counts(prefix, id), { queued: items.length, active: 0, completed: 0, failed: 0, canceled: 0 });
-    for (const c of children) multi.set(this.records.conversionKey(c.id), JSON.stringify(c));
+      .set(redisKeys.batch(prefix, id), JSON.stringify(record), 'EX', ttl)
+      .hset(batchKeys.counts(prefix, id), { queued: items.length, active: 0, completed: 0, failed: 0, canceled: 0 })
+      .expire(batchKeys.counts(prefix, id), ttl);
+    for (const c of children) multi.set(this.records.conversionKey(c.id), JSON.stringify(c), 'EX', ttl);
     await multi.exec();
 
     // The parent completes when every child has ended; a failed child must not hold it in

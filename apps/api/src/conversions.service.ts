@@ -69,7 +69,7 @@ export class ConversionsService {
 
     try {
       // Record first: a worker that picks the job up must find it.
-      await this.redis.set(this.records.conversionKey(record.id), JSON.stringify(record));
+      await this.redis.set(this.records.conversionKey(record.id), JSON.stringify(record), 'EX', this.records.ttlSeconds);
       await this.queues.conversions.add(JOB_NAMES.convert, conversionJobData(record), {
         ...conversionJobOptions,
         jobId: record.id,

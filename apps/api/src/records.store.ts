@@ -35,10 +35,13 @@ type CasRedis = Redis & {
 @Injectable()
 export class RecordStore {
   readonly prefix: string;
+  /** how long records are kept (RECORD_TTL_SECONDS); updates keep the TTL set at creation */
+  readonly ttlSeconds: number;
   private readonly redis: CasRedis;
 
   constructor(@Inject(REDIS) redis: Redis, @Inject(APP_CONFIG) config: AppConfig) {
     this.prefix = config.QUEUE_PREFIX;
+    this.ttlSeconds = config.RECORD_TTL_SECONDS;
     if (!(redis as unknown as Partial<CasRedis>).v2lCas) redis.defineCommand('v2lCas', { numberOfKeys: 2, lua: RECORD_CAS_LUA });
     this.redis = redis as CasRedis;
   }

@@ -7,14 +7,14 @@ import { APP_CONFIG, REDIS } from './tokens';
 
 /** A batch child's record and its place in the counters appear together, exactly once per key. */
 const CREATE_CHILD_LUA = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
 redis.call('HINCRBY', KEYS[2], 'queued', 1)
 redis.call('HINCRBY', KEYS[2], 'listed', 1)
 return 1`;
 
 type CasRedis = Redis & {
   v2lCas(key: string, countsKey: string, expected: string, next: string, from: string, to: string): Promise<number>;
-  v2lCreateChild(key: string, countsKey: string, record: string): Promise<number>;
+  v2lCreateChild(key: string, countsKey: string, record: string, ttlSeconds: number): Promise<number>;
 };
 
 export const ENDED: ReadonlySet<ConversionStatus> = new Set(['completed', 'failed', 'canceled']);
@@ -27,10 +27,12 @@ export class RecordConflictError extends Error {
 @Injectable()
 export class RecordStore {
   readonly prefix: string;
+  private readonly ttlSeconds: number;
   private readonly redis: CasRedis;
 
-  constructor(@Inject(REDIS) redis: Redis, @Inject(APP_CONFIG) config: Pick<AppConfig, 'QUEUE_PREFIX'>) {
+  constructor(@Inject(REDIS) redis: Redis, @Inject(APP_CONFIG) config: Pick<AppConfig, 'QUEUE_PREFIX' | 'RECORD_TTL_SECONDS'>) {
     this.prefix = config.QUEUE_PREFIX;
+    this.ttlSeconds = config.RECORD_TTL_SECONDS;
     const commands = redis as unknown as Partial<CasRedis>;
     if (!commands.v2lCas) redis.defineCommand('v2lCas', { numberOfKeys: 2, lua: RECORD_CAS_LUA });
     if (!commands.v2lCreateChild) {
@@ -77,13 +79,14 @@ export class RecordStore {
       redisKeys.conversion(this.prefix, record.id),
       batchKeys.counts(this.prefix, record.batchId),
       JSON.stringify(record),
+      this.ttlSeconds,
     );
     return created === 1;
   }
 
   async recordBatchFailure(batchId: string, conversionId: string): Promise<void> {
     const key = batchKeys.failures(this.prefix, batchId);
-    await this.redis.multi().lpush(key, conversionId).ltrim(key, 0, 999).exec();
+    await this.redis.multi().lpush(key, conversionId).ltrim(key, 0, 999).expire(key, this.ttlSeconds).exec();
   }
 
   async getBatch(id: string): Promise<{ record: BatchRecord; counts: Record<string, number>; failures: string[] } | undefined> {

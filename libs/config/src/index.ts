@@ -63,6 +63,8 @@ const schema = z.object({
   WORKER_STALLED_INTERVAL_MS: positiveInt.default(30_000),
   /** presigned GET URLs in results live this long */
   PRESIGN_EXPIRES_SECONDS: positiveInt.default(3600),
+  /** conversion/batch records (what GET returns) are kept this long in Redis, like BullMQ's removeOnFail age */
+  RECORD_TTL_SECONDS: positiveInt.default(30 * 24 * 3600),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('vid2live'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
