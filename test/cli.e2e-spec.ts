@@ -48,6 +48,10 @@ describe('vid2live convert (embedded)', () => {
       expect(fs.existsSync(path.join(live, `${rel}.MOV`))).toBe(true);
     }
     expect(fs.existsSync(path.join(live, 'broken', 'truncated.JPG'))).toBe(false);
+    // the automatic plan says why it chose what it chose
+    const converted = summary.files.find((f: { status: string }) => f.status === 'converted');
+    expect(converted.reasons.length).toBeGreaterThan(0);
+    expect(converted.contentIdentifier).toMatch(/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/);
   });
 
   it('is resumable: a second run keeps the valid pairs and only retries the failure', () => {
@@ -67,6 +71,12 @@ describe('vid2live convert (embedded)', () => {
     expect(r.stderr).toMatch(/ffmpeg: .*ffprobe: /);
     expect(r.stderr).toContain('portrait.mov → portrait.JPG + portrait.MOV');
     expect(r.stdout).toContain('1 file(s): 1 converted, 0 already valid, 0 failed');
+  });
+
+  it('prints its version', () => {
+    const r = cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version);
   });
 
   it('rejects bad options with a clear message and exit code', () => {

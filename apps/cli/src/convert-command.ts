@@ -33,6 +33,8 @@ export type FileOutcome =
       contentIdentifier: string;
       stillTime: number;
       warnings: PlanWarning[];
+      /** how the clip and the still were chosen (empty for a pair kept from an earlier run) */
+      reasons: string[];
       seconds: number;
     }
   | { source: string; status: 'failed'; error: { code: string; message: string }; seconds: number };
@@ -136,6 +138,7 @@ async function convertOne(
         contentIdentifier: existing.contentIdentifier,
         stillTime: existing.stillTime,
         warnings: [],
+        reasons: [],
         seconds: seconds(),
       };
     }
@@ -152,6 +155,7 @@ async function convertOne(
       contentIdentifier: result.contentIdentifier,
       stillTime: result.stillTime,
       warnings: result.warnings,
+      reasons: result.reasons,
       seconds: seconds(),
     };
   } catch (e) {

@@ -25,11 +25,24 @@ function positiveInt(raw: string): number {
   return v;
 }
 
+function packageVersion(): string {
+  // dist/apps/cli/src → the repository root holds package.json
+  for (const rel of ['../../../package.json', '../../../../package.json']) {
+    try {
+      return (require(require('node:path').join(__dirname, rel)) as { version: string }).version;
+    } catch {
+      /* try the next layout (ts-jest runs from source, node from dist) */
+    }
+  }
+  return 'unknown';
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('vid2live')
     .description('Turn ordinary videos into genuine Apple Live Photos (still + MOV joined by a content identifier).')
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError();
 
   program
