@@ -1,0 +1,146 @@
+/**
+ * Engine benchmark: prints figures, asserts nothing (see BENCHMARKS.md for method and targets).
+ *
+ * For each generated input (1080p 10 s, 4K 10 s, 1080p 10 min), in one run, interleaved, median of R runs:
+ *  - engine (auto):  convertToLivePhoto choosing the window and key frame itself
+ *  - engine (fixed): the same with --start/--key-frame given (no analysis pass)
+ *  - naive:          ffmpeg trim to a file (output seeking), a second ffmpeg for the frame, exiftool per file
+ *  - lower bound:    one ffmpeg encode of the clip alone (input seeking, same filters and encoder), nothing else
+ * Usage: npm run build && node dist/bench/engine/run.js [--runs 3] [--quick]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { movieEncodeArgs, outputFrameSize } from '../../libs/livephoto/src/stages/render';
+
+const args = process.argv.slice(2);
+const RUNS = Number(args[args.indexOf('--runs') + 1]) > 0 && args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
+const QUICK = args.includes('--quick');
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const WORK = path.join(ROOT, 'bench', 'out');
+const INPUTS = path.join(WORK, 'inputs');
+const EXIFTOOL = require.resolve('exiftool-vendored.pl/bin/exiftool');
+
+interface Input {
+  name: string;
+  file: string;
+  size: string;
+  seconds: number;
+}
+
+const inputs: Input[] = [
+  { name: '1080p 10 s', file: path.join(INPUTS, 'src-1080p-10s.mp4'), size: '1920x1080', seconds: 10 },
+  { name: '4K 10 s', file: path.join(INPUTS, 'src-4k-10s.mp4'), size: '3840x2160', seconds: 10 },
+  { name: '1080p 10 min', file: path.join(INPUTS, 'src-1080p-10min.mp4'), size: '1920x1080', seconds: QUICK ? 120 : 600 },
+];
+
+function ffmpeg(a: string[]): void {
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...a], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function ensureInput(i: Input): void {
+  if (fs.existsSync(i.file)) return;
+  fs.mkdirSync(INPUTS, { recursive: true });
+  process.stderr.write(`generating ${i.name} source…\n`);
+  // A camera-like stream: H.264 with 2 s GOPs and AAC audio.
+  ffmpeg([
+    '-f', 'lavfi', '-i', `testsrc2=size=${i.size}:rate=30:duration=${i.seconds}`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${i.seconds}`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', i.file + '.tmp.mp4',
+  ]);
+  fs.renameSync(i.file + '.tmp.mp4', i.file);
+}
+
+function timed(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+function engine(i: Input, fixed?: { start: number; keyFrame: number }): { ms: number; maxRssMB: number; start: number; stillTime: number } {
+  const out = path.join(WORK, 'engine');
+  const argv = [path.join(__dirname, 'convert-one.js'), i.file, out, ...(fixed ? [String(fixed.start), String(fixed.keyFrame)] : [])];
+  const res = spawnSync(process.execPath, argv, { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`engine failed on ${i.name}: ${res.stderr}`);
+  return JSON.parse(res.stdout.trim().split('\n').pop()!);
+}
+
+function encodeArgsFor(i: Input): string[] {
+  const [w, h] = i.size.split('x').map(Number);
+  const { width, height } = outputFrameSize(w, h);
+  return [
+    '-filter_complex', `[0:v:0]setpts=PTS-STARTPTS,fps=30,scale=${width}:${height}:flags=bicubic,setsar=1,format=yuv420p[movie]`,
+    ...movieEncodeArgs('h264', 90, true),
+  ];
+}
+
+function naive(i: Input, start: number, stillTime: number): number {
+  const dir = path.join(WORK, 'naive');
+  fs.mkdirSync(dir, { recursive: true });
+  const clip = path.join(dir, 'clip.mov');
+  const still = path.join(dir, 'still.jpg');
+  return timed(() => {
+    // trim to a file the way most recipes do it: -ss after -i (output seeking decodes from the start)
+    ffmpeg(['-i', i.file, '-ss', String(start), '-t', '3', ...encodeArgsFor(i), clip]);
+    ffmpeg(['-ss', String(start + stillTime), '-i', i.file, '-frames:v', '1', '-q:v', '2', still]);
+    execFileSync(EXIFTOOL, ['-q', '-overwrite_original', `-Keys:ContentIdentifier=8F2A3C4D-1B2C-4D5E-8F90-A1B2C3D4E5F6`, clip]);
+    execFileSync(EXIFTOOL, ['-q', '-overwrite_original', '-Make=Apple', '-DateTimeOriginal=2025:01:01 00:00:00', still]);
+  });
+}
+
+function lowerBound(i: Input, start: number): number {
+  const dir = path.join(WORK, 'lower');
+  fs.mkdirSync(dir, { recursive: true });
+  return timed(() => ffmpeg(['-ss', String(start), '-t', '3', '-i', i.file, ...encodeArgsFor(i), path.join(dir, 'clip.mov')]));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const f1 = (ms: number) => (ms / 1000).toFixed(2).padStart(7);
+const r2 = (x: number) => x.toFixed(2);
+
+function main(): void {
+  fs.mkdirSync(WORK, { recursive: true });
+  for (const i of inputs) ensureInput(i);
+  const rows: Array<{ input: Input; auto: number; fixed: number; naive: number; lower: number; rss: number; start: number; still: number }> = [];
+  for (const i of inputs) {
+    const autoMs: number[] = [];
+    const fixedMs: number[] = [];
+    const naiveMs: number[] = [];
+    const lowerMs: number[] = [];
+    let rss = 0;
+    let plan = { start: 0, stillTime: 0 };
+    for (let r = 0; r < RUNS; r++) {
+      // interleaved, so drift on a noisy machine hits every variant alike
+      const a = engine(i);
+      plan = { start: a.start, stillTime: a.stillTime };
+      autoMs.push(a.ms);
+      rss = Math.max(rss, a.maxRssMB);
+      const f = engine(i, { start: plan.start, keyFrame: plan.start + plan.stillTime });
+      fixedMs.push(f.ms);
+      rss = Math.max(rss, f.maxRssMB);
+      naiveMs.push(naive(i, plan.start, plan.stillTime));
+      lowerMs.push(lowerBound(i, plan.start));
+      process.stderr.write(`  ${i.name} run ${r + 1}/${RUNS} done\n`);
+    }
+    rows.push({ input: i, auto: median(autoMs), fixed: median(fixedMs), naive: median(naiveMs), lower: median(lowerMs), rss, start: plan.start, still: plan.stillTime });
+  }
+
+  const lines: string[] = [];
+  lines.push(`engine benchmark — ${RUNS} run(s) per variant, medians, seconds; node ${process.version}, ${require('node:os').cpus().length} cores`);
+  lines.push('input          | engine auto | engine fixed |   naive | lower bound | auto/naive | auto/lower | fixed/lower | peak RSS (node)');
+  for (const r of rows) {
+    lines.push(
+      `${r.input.name.padEnd(14)} | ${f1(r.auto)}     | ${f1(r.fixed)}      | ${f1(r.naive)} | ${f1(r.lower)}     | ${r2(r.auto / r.naive).padStart(10)} | ${r2(r.auto / r.lower).padStart(10)} | ${r2(r.fixed / r.lower).padStart(11)} | ${r.rss.toFixed(0)} MB`,
+    );
+  }
+  const short = rows[0];
+  const long = rows[2];
+  lines.push(`long source: engine auto ${r2(long.auto / short.auto)}× the 10 s source (target ≤ 1.30); fixed ${r2(long.fixed / short.fixed)}×`);
+  const tot = (k: 'auto' | 'naive' | 'lower' | 'fixed') => rows.reduce((s, r) => s + r[k], 0);
+  lines.push(`all inputs: auto/naive ${r2(tot('auto') / tot('naive'))} (target ≤ 0.60), auto/lower ${r2(tot('auto') / tot('lower'))} (target ≤ 1.15), fixed/lower ${r2(tot('fixed') / tot('lower'))}`);
+  lines.push(`peak RSS of the node process: max ${Math.max(...rows.map((r) => r.rss)).toFixed(0)} MB (target < 200 MB)`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main();
