@@ -71,13 +71,21 @@ describe('ffmpeg runner', () => {
     const out = path.join(dir, 'fluent.mov');
     const percents: number[] = [];
     const cmd = createFfmpegCommand()
-      .input('testsrc=size=64x48:rate=30:duration=1')
+      .input('testsrc=size=320x240:rate=30:duration=1')
       .inputOptions('-f', 'lavfi')
       .output(out)
       .outputOptions('-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'mov');
+    // A tripwire ffprobe: fluent-ffmpeg probes the input on its own when someone listens to its 'progress' event,
+    // i.e. one more read of the source per render. Ours must never run.
+    const tripwire = path.join(dir, 'ffprobe-ran');
+    const fakeProbe = path.join(dir, 'fake-ffprobe.sh');
+    fs.writeFileSync(fakeProbe, `#!/bin/sh\ntouch '${tripwire}'\nexit 1\n`, { mode: 0o755 });
+    cmd.setFfprobePath(fakeProbe);
     await runFfmpegCommand(cmd, { expectedDuration: 1, onProgress: (p) => percents.push(p) });
     expect(fs.statSync(out).size).toBeGreaterThan(0);
     expect(percents[percents.length - 1]).toBe(100);
+    expect(percents.some((p) => p > 0 && p < 100)).toBe(true);
+    expect(fs.existsSync(tripwire)).toBe(false);
 
     const ac = new AbortController();
     let pid = 0;

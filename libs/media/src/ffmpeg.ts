@@ -156,6 +156,9 @@ export function runFfmpeg(args: string[], opts: FfmpegRunOptions = {}): Promise<
   });
 }
 
+/** `time=00:00:01.50` in ffmpeg's periodic stats line (`frame= 45 fps=… time=… bitrate=…`). */
+const STATS_TIME = /\btime=(\d+:\d{2}:\d{2}(?:\.\d+)?)/;
+
 /** A fluent-ffmpeg command bound to the resolved binaries. */
 export function createFfmpegCommand(): FfmpegCommand {
   const { ffmpeg, ffprobe } = resolveMediaBinaries();
@@ -163,9 +166,11 @@ export function createFfmpegCommand(): FfmpegCommand {
 }
 
 /**
- * Runs a fluent-ffmpeg command to completion: percent from its 'progress' timemark against `expectedDuration`
- * (fluent's own percent is relative to the whole input, wrong for a trimmed clip), abort → SIGKILL → CANCELED,
- * failures → FFMPEG_FAILED with the stderr tail in `details.stderr`.
+ * Runs a fluent-ffmpeg command to completion: percent from the `time=` of ffmpeg's stats lines against
+ * `expectedDuration`, abort → SIGKILL → CANCELED, failures → FFMPEG_FAILED with the stderr tail in `details.stderr`.
+ * We deliberately do not listen to fluent's 'progress' event: a listener makes fluent run its own ffprobe of the
+ * input (for a percent relative to the whole input, wrong for a trimmed clip anyway) — one more open and read of
+ * the source per render, which for a presigned S3 URL is one more round of GETs.
  */
 export function runFfmpegCommand(command: FfmpegCommand, opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
   const { signal, subject } = opts;
@@ -188,9 +193,10 @@ export function runFfmpegCommand(command: FfmpegCommand, opts: FfmpegRunOptions 
         const pid = (command as unknown as { ffmpegProc?: { pid?: number } }).ffmpegProc?.pid;
         if (pid !== undefined) opts.onSpawn?.(pid);
       })
-      .on('stderr', (line: string) => tail.add(line))
-      .on('progress', (p: { timemark?: string }) => {
-        if (p.timemark) report(parseTimemark(p.timemark));
+      .on('stderr', (line: string) => {
+        tail.add(line);
+        const time = STATS_TIME.exec(line);
+        if (time) report(parseTimemark(time[1]));
       })
       // fluent emits 'error'/'end' only after the process has exited.
       .on('error', (err: Error) => {
