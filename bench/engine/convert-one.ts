@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const [source, outputDir, start, keyFrame] = process.argv.slice(2);
   const options = start !== undefined ? { start: Number(start), keyFrame: Number(keyFrame), duration: 3 } : { duration: 3 };
   const t0 = performance.now();
-  const r = await convertToLivePhoto({ source, outputDir, baseName: 'bench' }, {});
+  const r = await convertToLivePhoto({ source, outputDir, baseName: 'bench', options }, {});
   const ms = performance.now() - t0;
   const maxRssMB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(
