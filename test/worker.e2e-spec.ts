@@ -40,7 +40,9 @@ describe('worker (Redis + s3rver + ffmpeg)', () => {
     s3 = await startS3rver(['in', 'out']);
     storage = new S3Storage(s3.config);
     const prefix = uniquePrefix();
-    config = workerConfig(prefix, s3);
+    // Every source through a presigned URL here (range reads by ffmpeg); the pipeline e2e covers the one-GET
+    // download that the default threshold picks for small sources.
+    config = workerConfig(prefix, s3, { SOURCE_DOWNLOAD_MAX_BYTES: '0' });
     producer = new Producer(prefix);
     receiver = await startReceiver();
     video = makeSource('no-audio', path.join(tmp, 'src'));

@@ -61,6 +61,12 @@ const schema = z.object({
   WORKER_SHUTDOWN_TIMEOUT_MS: positiveInt.default(30_000),
   /** how often workers look for jobs whose lock expired (their worker died) and put them back */
   WORKER_STALLED_INTERVAL_MS: positiveInt.default(30_000),
+  /**
+   * S3 sources up to this size are fetched with one GET and converted from local disk; larger ones are handed to
+   * ffmpeg as a presigned URL and read with range requests (a 3 s clip of a 2 GB file reads a few MB). Every
+   * ffmpeg/ffprobe open of a URL costs fixed reads (header, moov, probe window), ~4× a small clip's size.
+   */
+  SOURCE_DOWNLOAD_MAX_BYTES: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
   /** presigned GET URLs in results live this long */
   PRESIGN_EXPIRES_SECONDS: positiveInt.default(3600),
   /** conversion/batch records (what GET returns) are kept this long in Redis, like BullMQ's removeOnFail age */
