@@ -182,8 +182,8 @@ it('fails a broken source with its code and no retry, while the next job convert
   const [badView, missingView, goodView] = await Promise.all([until(notMedia, ['failed', 'completed']), until(missing, ['failed', 'completed']), until(good, ['completed', 'failed'])]);
   expect(badView).toMatchObject({ status: 'failed', error: { code: 'INPUT_NOT_MEDIA', message: expect.any(String) }, finishedAt: expect.any(String) });
   // small sources are downloaded to the worker first; the message still names the object, not a temp file
-  expect(badView.error.message).toContain(`s3://${stack.buckets.input}/videos/notes.mp4`);
-  expect(badView.error.message).not.toContain(os.tmpdir());
+  expect(badView.error!.message).toContain(`s3://${stack.buckets.input}/videos/notes.mp4`);
+  expect(badView.error!.message).not.toContain(os.tmpdir());
   expect(badView.result).toBeUndefined();
   expect(missingView).toMatchObject({ status: 'failed', error: { code: 'SOURCE_NOT_FOUND' } });
   expect(goodView.status).toBe('completed');

@@ -6,6 +6,7 @@ import { redisKeys } from '../../../libs/jobs/src';
 import {
   BATCH_COUNT_FIELDS,
   RECORD_CAS_LUA,
+  readBatch,
   batchKeys,
   type BatchCounts,
   type BatchRecord,
@@ -86,16 +87,11 @@ export class RecordStore {
   }
 
   async getBatch(id: string): Promise<{ record: BatchRecord; counts: BatchCounts; failures: string[] } | undefined> {
-    const [[, raw], [, counts], [, failures]] = (await this.redis
-      .multi()
-      .get(redisKeys.batch(this.prefix, id))
-      .hgetall(batchKeys.counts(this.prefix, id))
-      .lrange(batchKeys.failures(this.prefix, id), 0, 99)
-      .exec()) as [[null, string | null], [null, Record<string, string>], [null, string[]]];
-    if (!raw) return undefined;
-    const c = Object.fromEntries(
-      BATCH_COUNT_FIELDS.map((f) => [f, Math.max(0, Number.parseInt(counts[f] ?? '0', 10) || 0)]),
-    ) as BatchCounts;
-    return { record: JSON.parse(raw) as BatchRecord, counts: c, failures };
+    const found = await readBatch(this.redis, this.prefix, id);
+    if (!found) return undefined;
+    // Only the public states, never negative (a counter may dip while a move is half-applied by another writer).
+    const counts = Object.fromEntries(BATCH_COUNT_FIELDS.map((f) => [f, Math.max(0, found.counts[f] ?? 0)])) as BatchCounts;
+    return { ...found, counts };
   }
+
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { AppConfig } from '../../../libs/config/src';
 import { redisKeys, type ConversionStatus } from '../../../libs/jobs/src';
-import { RECORD_CAS_LUA, batchKeys, type BatchRecord, type ConversionRecord } from '../../../libs/jobs/src/records';
+import { RECORD_CAS_LUA, batchKeys, readBatch, type BatchRecord, type ConversionRecord } from '../../../libs/jobs/src/records';
 import { APP_CONFIG, REDIS } from './tokens';
 
 /** A batch child's record and its place in the counters appear together, exactly once per key. */
@@ -90,16 +90,7 @@ export class RecordStore {
   }
 
   async getBatch(id: string): Promise<{ record: BatchRecord; counts: Record<string, number>; failures: string[] } | undefined> {
-    const [[, raw], [, counts], [, failures]] = (await this.redis
-      .multi()
-      .get(redisKeys.batch(this.prefix, id))
-      .hgetall(batchKeys.counts(this.prefix, id))
-      .lrange(batchKeys.failures(this.prefix, id), 0, 99)
-      .exec()) as [[null, string | null], [null, Record<string, string>], [null, string[]]];
-    if (!raw) return undefined;
-    const c: Record<string, number> = {};
-    for (const [k, v] of Object.entries(counts)) c[k] = Number.parseInt(v, 10) || 0;
-    return { record: JSON.parse(raw) as BatchRecord, counts: c, failures };
+    return readBatch(this.redis, this.prefix, id);
   }
 
   async updateBatch(id: string, mutate: (r: BatchRecord) => BatchRecord | undefined): Promise<BatchRecord | undefined> {

@@ -1,5 +1,7 @@
+import type Redis from 'ioredis';
 import type { PlanWarning } from '../../livephoto/src/types';
 import type { ConversionOptions, ConversionSource, ConversionStatus, OutputTarget } from './index';
+import { redisKeys } from './index';
 
 /**
  * The JSON records the API writes at submit and the worker updates as a job moves on
@@ -143,3 +145,21 @@ if ARGV[3] ~= '' and ARGV[3] ~= ARGV[4] then
   redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 end
 return 1`;
+
+/** A batch as stored: its record, its raw counters (incl. internal ones like `listed`) and the newest 100 failures. */
+export async function readBatch(
+  redis: Redis,
+  prefix: string,
+  id: string,
+): Promise<{ record: BatchRecord; counts: Record<string, number>; failures: string[] } | undefined> {
+  const [[, raw], [, counts], [, failures]] = (await redis
+    .multi()
+    .get(redisKeys.batch(prefix, id))
+    .hgetall(batchKeys.counts(prefix, id))
+    .lrange(batchKeys.failures(prefix, id), 0, 99)
+    .exec()) as [[null, string | null], [null, Record<string, string>], [null, string[]]];
+  if (!raw) return undefined;
+  const c: Record<string, number> = {};
+  for (const [k, v] of Object.entries(counts)) c[k] = Number.parseInt(v, 10) || 0;
+  return { record: JSON.parse(raw) as BatchRecord, counts: c, failures };
+}
