@@ -73,6 +73,20 @@ describe('vid2live convert (embedded)', () => {
     expect(r.stdout).toContain('1 file(s): 1 converted, 0 already valid, 0 failed');
   });
 
+  it('draws progress bars on a terminal and still prints every file\'s line and the summary', () => {
+    // `script` runs the CLI on a pseudo-terminal, so stderr.isTTY is true as for a person at a shell.
+    const out = path.join(tmp, 'tty');
+    const cmd = [process.execPath, BIN, 'convert', path.join(videos, 'trip'), path.join(videos, 'portrait.mov'), '-o', out, '--concurrency', '2']
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const res = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 300_000 });
+    expect(res.status).toBe(0);
+    expect(res.stdout).toMatch(/[█░]{8,}/); // a bar was drawn
+    expect(res.stdout).toContain('silent.mov → silent.JPG + silent.MOV');
+    expect(res.stdout).toContain('portrait.mov → portrait.JPG + portrait.MOV');
+    expect(res.stdout).toContain('2 file(s): 2 converted, 0 already valid, 0 failed');
+  });
+
   it('prints its version', () => {
     const r = cli(['--version']);
     expect(r.code).toBe(0);

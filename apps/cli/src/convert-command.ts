@@ -101,6 +101,8 @@ export async function runConvert(inputs: string[], opts: ConvertCommandOptions, 
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, sources.length || 1)) }, worker));
+  // log() lines are written on the next redraw: force one so the last file's line is not lost.
+  multibar?.update();
   multibar?.stop();
 
   const done = outcomes.filter(Boolean);
