@@ -21,7 +21,8 @@ describe('deliverWebhook', () => {
         if (req.url === '/redirect') {
           res.writeHead(302, { location: '/ok' }).end();
         } else if (req.url === '/slow') {
-          setTimeout(() => res.writeHead(200).end(), 2000);
+          // unref: the client gives up after 300 ms; this late answer must not keep jest alive.
+          setTimeout(() => res.writeHead(200).end(), 2000).unref();
         } else res.writeHead(answer).end('thanks');
       });
     });
