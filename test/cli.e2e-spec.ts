@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeBadInput, makeSource } from '../libs/livephoto/src/testing/sources';
+import { extractMotionPhotoVideo, realMedia } from '../libs/livephoto/src/testing/real-media';
 
 /** Runs the built CLI exactly as a user would (`npx vid2live …` resolves to bin/vid2live.js). */
 const BIN = path.join(__dirname, '..', 'bin', 'vid2live.js');
@@ -125,5 +126,105 @@ describe('vid2live inspect', () => {
     const r = cli(['inspect', path.join(live, 'portrait.JPG'), path.join(live, 'trip', 'silent.MOV')]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('CONTENT_ID_MISMATCH');
+  });
+});
+
+describe('vid2live convert: resume checks what a pair was made from, not just its name', () => {
+  const srcDir = path.join(tmp, 'resume-src');
+  const out = path.join(tmp, 'resume-out');
+  const clip = path.join(srcDir, 'clip.mov');
+  type Outcome = { status: string; contentIdentifier: string; redone?: string; error?: { code: string } };
+  const run = (...extra: string[]) => {
+    const r = cli(['convert', clip, '-o', out, '--json', ...extra]);
+    const summary = JSON.parse(r.stdout) as { files: Outcome[] };
+    return { code: r.code, file: summary.files[0], stderr: r.stderr };
+  };
+  let first: Outcome;
+
+  beforeAll(() => {
+    fs.mkdirSync(srcDir, { recursive: true });
+    fs.copyFileSync(makeSource('no-audio', path.join(tmp, 'resume-a')), clip);
+    first = run().file;
+  });
+
+  it('same source, same options → the second run keeps the pair untouched', () => {
+    expect(first.status).toBe('converted');
+    expect(first.redone).toBeUndefined();
+    const before = fs.statSync(path.join(out, 'clip.MOV')).mtimeMs;
+    const again = run();
+    expect(again.code).toBe(0);
+    expect(again.file).toMatchObject({ status: 'skipped', contentIdentifier: first.contentIdentifier });
+    expect(fs.statSync(path.join(out, 'clip.MOV')).mtimeMs).toBe(before);
+  });
+
+  it('a different video saved under the converted name → converted again, with a new identifier', () => {
+    // another clip (rotated, with audio) copied over clip.mov: same name, other bytes
+    fs.copyFileSync(makeSource('portrait-rotated', path.join(tmp, 'resume-b')), clip);
+    const r = run();
+    expect(r.code).toBe(0);
+    expect(r.file.status).toBe('converted');
+    expect(r.file.redone).toMatch(/different source file or with different options/);
+    expect(r.file.contentIdentifier).not.toBe(first.contentIdentifier);
+    const inspect = cli(['inspect', path.join(out, 'clip.JPG'), path.join(out, 'clip.MOV'), '--json']);
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ valid: true, contentIdentifier: r.file.contentIdentifier });
+  });
+
+  it('same source with other options (--duration) → converted again; repeated with them → kept', () => {
+    const before = run();
+    expect(before.file.status).toBe('skipped');
+    const shorter = run('--duration', '2');
+    expect(shorter.file.status).toBe('converted');
+    expect(shorter.file.redone).toMatch(/different source file or with different options/);
+    expect(run('--duration', '2').file.status).toBe('skipped');
+  });
+
+  it('says why in the plain output line', () => {
+    const r = cli(['convert', clip, '-o', out]); // back to the default duration: redone
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/clip\.mov → clip\.JPG \+ clip\.MOV .*\[redone: the pair in the output folder was made from a different source/);
+  });
+});
+
+describe('vid2live convert: only real media containers', () => {
+  const dir = path.join(tmp, 'inputs');
+  const out = path.join(tmp, 'inputs-out');
+  type Outcome = { source: string; status: string; error?: { code: string; message: string } };
+  let files: Record<string, Outcome>;
+
+  beforeAll(() => {
+    fs.mkdirSync(dir, { recursive: true });
+    // ffmpeg's tty demuxer would "play" this as a picture of its text
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'these are not the frames you are looking for\n'.repeat(200));
+    const real = realMedia('pixel-motion-photo-shortened.jpg');
+    extractMotionPhotoVideo(real, path.join(dir, 'pixel-embedded.mp4'));
+    const args = [
+      path.join(dir, 'notes.txt'),
+      path.join(dir, 'pixel-embedded.mp4'),
+      real,
+      realMedia('bear-vp9-odd-dimensions.webm'),
+      realMedia('sowt-with-video.mov'),
+    ];
+    const r = cli(['convert', ...args, '-o', out, '--json']);
+    expect(r.code).toBe(1);
+    files = Object.fromEntries((JSON.parse(r.stdout).files as Outcome[]).map((f) => [path.basename(f.source), f]));
+  });
+
+  it('a text file named on the command line → INPUT_NOT_MEDIA naming the format, nothing written', () => {
+    expect(files['notes.txt']).toMatchObject({ status: 'failed', error: { code: 'INPUT_NOT_MEDIA' } });
+    expect(files['notes.txt'].error!.message).toContain('notes.txt');
+    expect(files['notes.txt'].error!.message).toContain("'tty'");
+    expect(fs.existsSync(path.join(out, 'notes.JPG'))).toBe(false);
+    expect(fs.existsSync(path.join(out, 'notes.MOV'))).toBe(false);
+  });
+
+  it('the cut-short video of a real Pixel Motion Photo → INPUT_TRUNCATED (not FFMPEG_FAILED); the JPEG itself → INPUT_IS_IMAGE', () => {
+    expect(files['pixel-embedded.mp4']).toMatchObject({ status: 'failed', error: { code: 'INPUT_TRUNCATED' } });
+    expect(files['pixel-embedded.mp4'].error!.message).toContain('pixel-embedded.mp4');
+    expect(files['pixel-motion-photo-shortened.jpg']).toMatchObject({ status: 'failed', error: { code: 'INPUT_IS_IMAGE' } });
+  });
+
+  it('real WebM and QuickTime clips are still converted', () => {
+    expect(files['bear-vp9-odd-dimensions.webm'].status).toBe('converted');
+    expect(files['sowt-with-video.mov'].status).toBe('converted');
   });
 });

@@ -2,11 +2,13 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { MultiBar, Presets, SingleBar } from 'cli-progress';
 import {
+  conversionFingerprint,
   convertToLivePhoto,
   inspectLivePhoto,
   isLivePhotoError,
   LivePhotoError,
   outputPaths,
+  readPairFingerprint,
   type ConvertOptions,
   type PlanWarning,
   type StageProgress,
@@ -35,6 +37,8 @@ export type FileOutcome =
       warnings: PlanWarning[];
       /** how the clip and the still were chosen (empty for a pair kept from an earlier run) */
       reasons: string[];
+      /** why a pair already in OUT was replaced (absent when there was none, or it was kept) */
+      redone?: string;
       seconds: number;
     }
   | { source: string; status: 'failed'; error: { code: string; message: string }; seconds: number };
@@ -128,24 +132,26 @@ async function convertOne(
   const baseName = path.basename(src.outputStem);
   const expected = outputPaths(outputDir, baseName, opts.convert);
   try {
-    // Resumable: a valid pair from an earlier run is kept as it is.
-    const existing = await existingValidPair(expected);
-    if (existing) {
+    // Resumable: a pair from an earlier run is kept only if it is valid and was made from these very source
+    // bytes with these options (its MOV records the fingerprint); a name alone proves nothing.
+    const fingerprint = await sourceFingerprint(src.sourcePath, opts);
+    const decision = decideResume(await readExistingPair(expected), fingerprint);
+    if (decision.keep) {
       return {
         source: src.sourcePath,
         status: 'skipped',
         still: expected.still,
         movie: expected.movie,
         ...(expected.motionPhoto ? { motionPhoto: expected.motionPhoto } : {}),
-        contentIdentifier: existing.contentIdentifier,
-        stillTime: existing.stillTime,
+        contentIdentifier: decision.contentIdentifier,
+        stillTime: decision.stillTime,
         warnings: [],
         reasons: [],
         seconds: seconds(),
       };
     }
     const result = await convertToLivePhoto(
-      { source: src.sourcePath, outputDir, baseName, options: opts.convert },
+      { source: src.sourcePath, outputDir, baseName, options: opts.convert, ...(fingerprint ? { fingerprint } : {}) },
       { signal: opts.signal, onProgress },
     );
     return {
@@ -158,6 +164,7 @@ async function convertOne(
       stillTime: result.stillTime,
       warnings: result.warnings,
       reasons: result.reasons,
+      ...(decision.redo ? { redone: decision.redo } : {}),
       seconds: seconds(),
     };
   } catch (e) {
@@ -168,23 +175,71 @@ async function convertOne(
   }
 }
 
-async function existingValidPair(p: { still: string; movie: string; motionPhoto?: string }) {
+/**
+ * The source's fingerprint (bytes + options + engine version, see libs/livephoto/src/fingerprint.ts), or
+ * undefined when it cannot be read: the conversion then reports why with its own typed error.
+ */
+async function sourceFingerprint(source: string, opts: ConvertCommandOptions): Promise<string | undefined> {
+  try {
+    return await conversionFingerprint(source, opts.convert, opts.signal);
+  } catch (e) {
+    if (isLivePhotoError(e) && e.code === 'CANCELED') throw e;
+    return undefined;
+  }
+}
+
+/** What an earlier run left in OUT under the expected names. */
+export interface ExistingPair {
+  /** passes `inspect` */
+  valid: boolean;
+  contentIdentifier: string | null;
+  stillTime: number | null;
+  /** `com.vid2live.fingerprint` of its MOV; null when it has none */
+  fingerprint: string | null;
+}
+
+export type ResumeDecision =
+  | { keep: true; contentIdentifier: string; stillTime: number }
+  /** `redo` says why a pair in OUT is replaced; absent when there is none */
+  | { keep: false; redo?: string };
+
+/** Undefined when some expected output is missing (nothing to resume from). */
+async function readExistingPair(p: { still: string; movie: string; motionPhoto?: string }): Promise<ExistingPair | undefined> {
   const present = await Promise.all(
     [p.still, p.movie, p.motionPhoto].filter((f): f is string => !!f).map((f) => fs.stat(f).then(() => true, () => false)),
   );
   if (!present.every(Boolean)) return undefined;
   const report = await inspectLivePhoto(p.still, p.movie).catch(() => undefined);
-  if (!report?.valid || !report.contentIdentifier) return undefined;
-  return { contentIdentifier: report.contentIdentifier, stillTime: report.stillTime ?? 0 };
+  return {
+    valid: !!report?.valid,
+    contentIdentifier: report?.contentIdentifier ?? null,
+    stillTime: report?.stillTime ?? null,
+    fingerprint: await readPairFingerprint(p.movie),
+  };
+}
+
+/** Keep a pair only when it is valid and records exactly the fingerprint this run would write. */
+export function decideResume(existing: ExistingPair | undefined, fingerprint: string | undefined): ResumeDecision {
+  if (!existing) return { keep: false };
+  if (!existing.valid || !existing.contentIdentifier) return { keep: false, redo: 'the pair in the output folder does not pass inspect' };
+  if (fingerprint === undefined) return { keep: false, redo: 'the source could not be read to check the pair against it' };
+  if (existing.fingerprint === null) {
+    return { keep: false, redo: 'the pair in the output folder has no vid2live fingerprint (made by an older version or another tool)' };
+  }
+  if (existing.fingerprint !== fingerprint) {
+    return { keep: false, redo: 'the pair in the output folder was made from a different source file or with different options' };
+  }
+  return { keep: true, contentIdentifier: existing.contentIdentifier, stillTime: existing.stillTime ?? 0 };
 }
 
 export function describeOutcome(o: FileOutcome): string {
   if (o.status === 'failed') return `✗ ${o.source}: ${o.error.code}: ${o.error.message}`;
   const verb = o.status === 'skipped' ? '= kept (already valid)' : '✓';
   const warn = o.warnings.length ? `  [warnings: ${o.warnings.map((w) => w.code).join(', ')}]` : '';
+  const redone = o.redone ? `  [redone: ${o.redone}]` : '';
   return `${verb} ${o.source} → ${path.basename(o.still)} + ${path.basename(o.movie)}${
     o.motionPhoto ? ` + ${path.basename(o.motionPhoto)}` : ''
-  } (still at ${o.stillTime.toFixed(2)} s, ${o.seconds.toFixed(1)} s)${warn}`;
+  } (still at ${o.stillTime.toFixed(2)} s, ${o.seconds.toFixed(1)} s)${warn}${redone}`;
 }
 
 export function describeSummary(s: ConvertSummary): string[] {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { LivePhotoError } from '../../livephoto/src/errors';
 import { resolveMediaBinaries } from './binaries';
+import { PROBE_FORMAT_WHITELIST } from './demuxers';
 import { ffmpegInput } from './ffmpeg';
 
 /** The part of ffprobe's JSON we read (ffprobe prints numbers as strings in many places). */
@@ -18,6 +19,13 @@ export interface FfprobeStream {
   height?: number;
   pix_fmt?: string;
   bits_per_raw_sample?: string;
+  /** colour description as ffprobe names it (bt709, smpte170m, bt2020nc…; tv/pc; smpte2084, arib-std-b67…) */
+  color_space?: string;
+  color_range?: string;
+  color_primaries?: string;
+  color_transfer?: string;
+  /** "64:27"; "N/A" or absent for square pixels */
+  sample_aspect_ratio?: string;
   r_frame_rate?: string;
   avg_frame_rate?: string;
   duration?: string;
@@ -50,10 +58,16 @@ export interface FfprobeResult {
 export interface FfprobeOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * `-format_whitelist`: the demuxers allowed to open the file. Defaults to every container a source may be
+   * (video, audio-only, still image; see demuxers.ts), so text, playlists and devices are refused before their
+   * demuxer runs; `null` lets ffprobe pick any demuxer.
+   */
+  formatWhitelist?: string | null;
 }
 
 /**
- * `ffprobe -v error -print_format json -show_format -show_streams FILE`.
+ * `ffprobe -v error -print_format json -show_format -show_streams -format_whitelist … FILE`.
  * `-show_streams` already includes each stream's `side_data_list` (the display matrix with its `rotation`).
  * A file ffprobe cannot read resolves with a non-zero exitCode and its stderr (the caller classifies it);
  * only a timeout, abort or missing binary rejects.
@@ -62,7 +76,12 @@ export function runFfprobe(file: string, opts: FfprobeOptions = {}): Promise<Ffp
   const { ffprobe } = resolveMediaBinaries();
   const timeoutMs = opts.timeoutMs ?? 30_000;
   if (opts.signal?.aborted) return Promise.reject(new LivePhotoError('CANCELED'));
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ffmpegInput(file)];
+  const whitelist = opts.formatWhitelist === undefined ? PROBE_FORMAT_WHITELIST : opts.formatWhitelist;
+  const args = [
+    '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams',
+    ...(whitelist ? ['-format_whitelist', whitelist] : []),
+    ffmpegInput(file),
+  ];
 
   return new Promise((resolve, reject) => {
     execFile(

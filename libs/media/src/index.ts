@@ -2,6 +2,7 @@
 export * from './binaries';
 export * from './ffmpeg';
 export * from './ffprobe';
+export * from './demuxers';
 export * from './analysis';
 export { exiftool, readAllTags, closeExifTool } from './exiftool';
 export type { ExifToolTags } from './exiftool';

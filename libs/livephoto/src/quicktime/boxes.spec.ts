@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LivePhotoError } from '../errors';
 import { IPHONE_MOV } from '../testing/fixtures';
+import { extractMotionPhotoVideo, PIXEL_MOTION_PHOTO_SHORTENED, REAL_MEDIA_DIR, realMedia } from '../testing/real-media';
 import { checkContainerIntegrity, find, parseBoxes, readTopLevelBoxes } from './boxes';
 import { makeFaststartMp4, makeMoovLastMov, makeTempDir, makeUdtaMetaMov } from './test-videos';
 import { buildQuickTimeMeta } from './quicktime-meta';
@@ -137,6 +138,44 @@ describe('readTopLevelBoxes / checkContainerIntegrity (files)', () => {
     const halfMoov = path.join(dir, 'half-moov.mov');
     fs.writeFileSync(halfMoov, bytes.subarray(0, moov.offset + 100));
     await expectCode(checkContainerIntegrity(halfMoov), 'INPUT_TRUNCATED');
+  });
+
+  it('reports INPUT_TRUNCATED when every box fits but the sample tables point past the end of the file', async () => {
+    // faststart: ftyp, moov, mdat last. Cut inside mdat and rewrite its size (or make it size 0, "to the end"):
+    // the box walk then sees a whole file, only the chunk offsets + sample sizes tell that frames are missing.
+    const { boxes, fileSize } = await readTopLevelBoxes(faststart);
+    const mdat = boxes.find((b) => b.type === 'mdat')!;
+    expect(mdat.offset + mdat.size).toBe(fileSize);
+    expect(mdat.headerSize).toBe(8);
+    const bytes = fs.readFileSync(faststart);
+    for (const [name, keep, sizeField] of [
+      ['half-resized.mp4', Math.floor(fileSize * 0.6), 'exact'],
+      ['last-byte-resized.mp4', fileSize - 1, 'exact'],
+      ['half-size0.mp4', Math.floor(fileSize * 0.6), 'zero'],
+    ] as const) {
+      const cut = Buffer.from(bytes.subarray(0, keep));
+      cut.writeUInt32BE(sizeField === 'zero' ? 0 : keep - mdat.offset, mdat.offset);
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, cut);
+      await expect(readTopLevelBoxes(file)).resolves.toBeDefined(); // the boxes themselves are fine
+      await expectCode(checkContainerIntegrity(file), 'INPUT_TRUNCATED');
+      await expect(checkContainerIntegrity(file)).rejects.toThrow(/track \d \(\w+\) has sample data up to byte \d+ .* B of media data are missing/);
+    }
+  });
+
+  it('finds the cut-short video of a real Pixel Motion Photo (moov intact, mdat of 6 kB, chunks at 1.5 and 3 MB)', async () => {
+    const video = extractMotionPhotoVideo(PIXEL_MOTION_PHOTO_SHORTENED, path.join(dir, 'pixel-embedded.mp4'));
+    await expect(readTopLevelBoxes(video)).resolves.toMatchObject({ fileSize: 8730 });
+    await expectCode(checkContainerIntegrity(video), 'INPUT_TRUNCATED');
+    await expect(checkContainerIntegrity(video)).rejects.toMatchObject({
+      details: expect.objectContaining({ fileSize: 8730, sampleDataEnd: expect.any(Number) }),
+    });
+  });
+
+  it('passes the complete real phone and camera clips (their samples all lie inside the file)', async () => {
+    const clips = fs.readdirSync(REAL_MEDIA_DIR).filter((f) => /\.(mp4|mov)$/i.test(f));
+    expect(clips.length).toBeGreaterThanOrEqual(8);
+    for (const clip of clips) await expect(checkContainerIntegrity(realMedia(clip))).resolves.toBeDefined();
   });
 
   it('reports INVALID_CONTAINER for bytes that are not boxes', async () => {

@@ -3,7 +3,7 @@ export type { Box, ContainerSummary, TopLevelLayout } from './boxes';
 export { checkContainerIntegrity, child, childrenOf, find, isQuickTimeStyleMeta, parseBoxes, readTopLevelBoxes } from './boxes';
 export { boxHeader, containerBox, encodedSize, fullBox, leafBox, serializeBox, serializeBoxes } from './writer';
 export type { DecodedMetaEntry, DecodedMetaValue, MetaItem, MetaValue } from './quicktime-meta';
-export { APPLE_KEYS, QT_DATA_TYPE, buildQuickTimeMeta, readMetaEntries } from './quicktime-meta';
+export { APPLE_KEYS, QT_DATA_TYPE, VID2LIVE_KEYS, buildQuickTimeMeta, readMetaEntries } from './quicktime-meta';
 export type { StillImageTimeTrackParams } from './still-image-time-track';
 export { buildStillImageTimeSample, buildStillImageTimeTrack, markerDuration } from './still-image-time-track';
 export type { InjectionOptions, InjectionResult, LivePhotoMovMetadata } from './inject';

@@ -14,6 +14,15 @@ export const APPLE_KEYS = {
   stillImageTime: 'com.apple.quicktime.still-image-time',
 } as const;
 
+/**
+ * vid2live's own `mdta` keys, beside Apple's in `moov/meta`. Reverse-DNS names outside `com.apple.*`: readers
+ * (Photos, ffprobe, ExifTool) list or ignore keys they do not know.
+ */
+export const VID2LIVE_KEYS = {
+  /** what the pair was made from: see libs/livephoto/src/fingerprint.ts (the CLI resumes only on a match) */
+  fingerprint: 'com.vid2live.fingerprint',
+} as const;
+
 /** QuickTime well-known data types (`data` type indicator, `dtyp` type) used here. */
 export const QT_DATA_TYPE = {
   utf8: 1,

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ffmpegSync, makeTempDir, removeDir } from '../../../media/src/test-media';
 import { LivePhotoError } from '../errors';
 import { IPHONE_MOV } from '../testing/fixtures';
+import { extractMotionPhotoVideo, PIXEL_MOTION_PHOTO_SHORTENED, realMedia } from '../testing/real-media';
 import { bitDepthOf, parseIso6709, parseRate, probeSource, rotationOf, sourceInfoFromFfprobe } from './probe';
 
 const tiny = ['-f', 'lavfi', '-i', 'testsrc=s=320x240:r=30:d=2'];
@@ -100,6 +101,20 @@ describe('probeSource', () => {
     expect(info.bitDepth).toBe(10);
   });
 
+  it('accepts real phone and camera containers: .mp4, .MOV, .mov, .webm', async () => {
+    for (const [clip, format] of [
+      ['portrait_4k60.mp4', 'mov,mp4,m4a,3gp,3g2,mj2'],
+      ['dolbyVision-hdr.MOV', 'mov,mp4,m4a,3gp,3g2,mj2'],
+      ['sowt-with-video.mov', 'mov,mp4,m4a,3gp,3g2,mj2'],
+      ['bear-vp9-odd-dimensions.webm', 'matroska,webm'],
+      ['roadtrip-vp92-10bit.webm', 'matroska,webm'],
+    ]) {
+      const info = await probeSource(realMedia(clip));
+      expect(info.formatName).toBe(format);
+      expect(info.duration).toBeGreaterThan(0);
+    }
+  });
+
   describe('bad input: each its own code, naming the file', () => {
     const expectCode = async (file: string, code: string) => {
       const e = await probeError(file);
@@ -145,6 +160,46 @@ describe('probeSource', () => {
       await expect(probeSource(fast)).resolves.toMatchObject({ frameCount: 60 });
     });
 
+    it('text opened by the tty demuxer, a subtitle file and an HLS playlist → INPUT_NOT_MEDIA naming the format', async () => {
+      // ffmpeg renders a long enough .txt as a picture of its characters: it must not become a "video"
+      fs.writeFileSync(at('notes.txt'), 'these are not the frames you are looking for\n'.repeat(200));
+      fs.writeFileSync(at('subs.srt'), '1\n00:00:01,000 --> 00:00:02,000\nHello\n\n2\n00:00:03,000 --> 00:00:04,000\nWorld\n');
+      // a playlist would make ffmpeg fetch its segments from anywhere: refused before its demuxer runs
+      fs.writeFileSync(at('list.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nhttp://127.0.0.1:9/x.ts\n#EXT-X-ENDLIST\n');
+      for (const [file, demuxer] of [[at('notes.txt'), 'tty'], [at('subs.srt'), 'srt'], [at('list.m3u8'), 'hls']]) {
+        const e = await probeError(file);
+        expect(e).toMatchObject({ code: 'INPUT_NOT_MEDIA', details: { file, formatName: demuxer } });
+        expect(e.message).toContain(file);
+        expect(e.message).toContain(`'${demuxer}'`);
+      }
+    });
+
+    it('ffprobe JSON of a demuxer outside the allow-list → INPUT_NOT_MEDIA', () => {
+      expect(() =>
+        sourceInfoFromFfprobe('/x/notes.txt', 10, {
+          format: { format_name: 'tty', duration: '3' },
+          streams: [{ index: 0, codec_type: 'video', codec_name: 'ansi', width: 640, height: 400, avg_frame_rate: '25/1', duration: '3' }],
+        }),
+      ).toThrow(expect.objectContaining({ code: 'INPUT_NOT_MEDIA', message: expect.stringContaining('/x/notes.txt') }));
+    });
+
+    it('a GIF with one frame → INPUT_IS_IMAGE; an animated GIF is a short video', async () => {
+      const still = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=64x48', '-frames:v', '1', at('still.gif')]);
+      await expectCode(still, 'INPUT_IS_IMAGE');
+      const anim = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=64x48:r=10:d=2', at('anim.gif')]);
+      await expect(probeSource(anim)).resolves.toMatchObject({ formatName: 'gif', videoCodec: 'gif', frameCount: 20 });
+    });
+
+    it('the video cut short inside a real Pixel Motion Photo → INPUT_TRUNCATED (its boxes fit; its samples do not)', async () => {
+      const video = extractMotionPhotoVideo(PIXEL_MOTION_PHOTO_SHORTENED, at('pixel-embedded.mp4'));
+      const e = await probeError(video);
+      expect(e.code).toBe('INPUT_TRUNCATED');
+      expect(e.message).toContain(video);
+      expect(e.message).toMatch(/media data are missing/);
+    });
+
+    it('the Motion Photo JPEG itself → INPUT_IS_IMAGE', () => expectCode(PIXEL_MOTION_PHOTO_SHORTENED, 'INPUT_IS_IMAGE'));
+
     it('a video encode with zero frames → INPUT_ZERO_DURATION', async () => {
       const zero = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc', '-frames:v', '0', at('zero.mp4')]);
       await expectCode(zero, 'INPUT_ZERO_DURATION');
@@ -168,6 +223,36 @@ describe('probe helpers', () => {
     expect(ddmm.longitude).toBeCloseTo(151 + 12.25 / 60, 6);
     expect(ddmm.altitude).toBeUndefined();
     expect(parseIso6709('nowhere')).toBeUndefined();
+  });
+
+  it('drops the 0°, 0° placeholder phones write without a GPS fix', () => {
+    expect(parseIso6709('+00.0000+000.0000/')).toBeUndefined();
+    expect(parseIso6709('+00.0000+000.0000+000.000/')).toBeUndefined();
+    expect(parseIso6709('-00.0000-000.0000/')).toBeUndefined();
+    // one axis at zero is a real place (the equator, Greenwich)
+    expect(parseIso6709('+00.0000+032.5000/')).toEqual({ latitude: 0, longitude: 32.5 });
+    expect(parseIso6709('+51.4779+000.0000/')).toEqual({ latitude: 51.4779, longitude: 0 });
+    const placeholder = sourceInfoFromFfprobe('/x/nofix.mp4', 10, {
+      format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', duration: '2', tags: { location: '+00.0000+000.0000/', creation_time: '2024-01-13T05:38:00.000000Z' } },
+      streams: [{ index: 0, codec_type: 'video', codec_name: 'h264', width: 320, height: 240, avg_frame_rate: '30/1', r_frame_rate: '30/1', duration: '2' }],
+    });
+    expect(placeholder.gps).toBeUndefined();
+  });
+
+  it('keeps a capture time that states its offset over a UTC one', () => {
+    const info = (tags: Record<string, string>) =>
+      sourceInfoFromFfprobe('/x/clip.mp4', 10, {
+        format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', duration: '2', tags },
+        streams: [{ index: 0, codec_type: 'video', codec_name: 'h264', width: 320, height: 240, avg_frame_rate: '30/1', r_frame_rate: '30/1', duration: '2' }],
+      });
+    // Apple's creationdate first, whatever else the file says
+    expect(info({ 'com.apple.quicktime.creationdate': '2023-05-09T12:41:46+0100', creation_time: '2023-05-09T11:48:30.000000Z' }).captureTime).toBe(
+      '2023-05-09T12:41:46+0100',
+    );
+    // an MP4 ©day with an offset beats the UTC creation_time
+    expect(info({ creation_time: '2024-01-13T05:38:00.000000Z', date: '2024-01-12T21:38:00-0800' }).captureTime).toBe('2024-01-12T21:38:00-0800');
+    // a ©day that is only a year is not a capture time
+    expect(info({ creation_time: '2024-01-13T05:38:00.000000Z', date: '2024' }).captureTime).toBe('2024-01-13T05:38:00.000000Z');
   });
 
   it('derives bit depth and frame rates', () => {
