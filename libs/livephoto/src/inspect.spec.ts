@@ -122,7 +122,8 @@ describe('inspectMotionPhoto', () => {
     expect(r.errors).toEqual([]);
     expect(r.valid).toBe(true);
     expect(r.stillTime).toBeCloseTo(good.stillTime, 5);
-    expect(r.contentIdentifier).toBe(good.contentIdentifier);
+    // No Apple MakerNote: the Motion Photo must not claim the pair's ContentIdentifier (galleries would link both).
+    expect(r.contentIdentifier).toBeNull();
   });
 
   it('fails on a plain JPEG', async () => {

@@ -86,6 +86,17 @@ describe('buildExifTiff', () => {
     expect([...parsed.ifd0.keys()]).toEqual([ExifTag.Make, ExifTag.Orientation, ExifTag.ExifIFDPointer]);
   });
 
+  it('omits the MakerNote when none is given (the Motion Photo must not claim a content identifier)', () => {
+    const parsed = parseExifTiff(
+      buildExifTiff({ dateTimeOriginal: '2016:05:31 13:01:35', offsetTimeOriginal: '-04:00', gps: { latitude: 40.68, longitude: -74.5 } }),
+    );
+    expect(parsed.exif.has(ExifTag.MakerNote)).toBe(false);
+    expect(parsed.makerNote).toBeUndefined();
+    expect(parsed.exif.get(ExifTag.DateTimeOriginal)).toBe('2016:05:31 13:01:35');
+    expect(parsed.exif.get(ExifTag.OffsetTimeOriginal)).toBe('-04:00');
+    expect(gpsPositionOf(parsed)!.longitude).toBeCloseTo(-74.5, 6);
+  });
+
   it.each([
     [{ dateTimeOriginal: '2025-01-01T11:06:47' }, 'dateTimeOriginal'],
     [{ offsetTimeOriginal: '+0900' }, 'offsetTimeOriginal'],

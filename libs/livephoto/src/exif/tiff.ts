@@ -68,8 +68,11 @@ export interface ExifTiffOptions {
   /** UTC offset of dateTimeOriginal, '+09:00' */
   offsetTimeOriginal?: string;
   gps?: ExifGps;
-  /** the Apple MakerNote blob (`buildAppleMakerNote`) */
-  makerNote: Buffer;
+  /**
+   * the Apple MakerNote blob (`buildAppleMakerNote`); omitted for a still that must not claim a Live Photo
+   * content identifier (the Google Motion Photo)
+   */
+  makerNote?: Buffer;
   imageWidth?: number;
   imageHeight?: number;
 }
@@ -86,7 +89,7 @@ function invalid(field: string, value: unknown, why: string): LivePhotoError {
 }
 
 /**
- * Build the big-endian TIFF block of an Exif APP1 / HEIF Exif item: IFD0 → Exif IFD (with the Apple MakerNote)
+ * Build the big-endian TIFF block of an Exif APP1 / HEIF Exif item: IFD0 → Exif IFD (with the Apple MakerNote, if given)
  * and optionally a GPS IFD (live-photo-format.md §2.3). Layout: header, IFD0, Exif IFD, GPS IFD, each
  * followed by its own values.
  */
@@ -110,8 +113,8 @@ export function buildExifTiff(options: ExifTiffOptions): Buffer {
   const exif: IfdEntryInput[] = [
     undefinedEntry(ExifTag.ExifVersion, Buffer.from('0232', 'latin1')),
     shortEntry(ExifTag.ColorSpace, 1), // sRGB
-    undefinedEntry(ExifTag.MakerNote, makerNote),
   ];
+  if (makerNote !== undefined) exif.push(undefinedEntry(ExifTag.MakerNote, makerNote));
   if (dateTimeOriginal !== undefined) {
     exif.push(asciiEntry(ExifTag.DateTimeOriginal, dateTimeOriginal), asciiEntry(ExifTag.CreateDate, dateTimeOriginal));
   }

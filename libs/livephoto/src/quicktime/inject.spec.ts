@@ -1,12 +1,25 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { closeExifTool, readAllTags } from '../../../media/src/exiftool';
 import { LivePhotoError } from '../errors';
 import { IPHONE_MOV } from '../testing/fixtures';
-import { readTopLevelBoxes } from './boxes';
-import { appleCreationDate, injectLivePhotoMetadata } from './inject';
+import { Box, child, find, readTopLevelBoxes } from './boxes';
+import { appleCreationDate, injectLivePhotoMetadata, stillTimeUnits } from './inject';
+import { QUICKTIME_EPOCH_OFFSET_SECONDS, readHeaderTimes, readPresentationTimes, readMovieHeader, tracksOf, withHeaderTimes } from './movie';
 import { readLivePhotoMov } from './read-live-photo-mov';
-import { decodeErrors, frameHashes, makeFaststartMp4, makeLargeRawMov, makeMoovLastMov, makeTempDir, makeUdtaMetaMov } from './test-videos';
+import {
+  decodeErrors,
+  frameHashes,
+  frameIndexAt,
+  makeFaststartMp4,
+  makeLargeRawMov,
+  makeMoovLastMov,
+  makeTempDir,
+  makeUdtaMetaMov,
+  videoFrameStarts,
+} from './test-videos';
+import { fullBox, u32s } from './writer';
 
 const ID_A = '8F2A3C4D-1B2C-4D5E-8F90-A1B2C3D4E5F6';
 const ID_B = 'CEEE58DF-95FE-4D41-8B9A-F0AF1103A2DC';
@@ -265,5 +278,118 @@ describe('injectLivePhotoMetadata', () => {
     expect(peakRss - before.rss).toBeLessThan(size / 3);
     expect(fs.statSync(out).size).toBeGreaterThan(size);
     expect(frameHashes(out, 'v')).toEqual(frameHashes(source, 'v'));
+  });
+});
+
+/** Creation/modification times of `mvhd` and of every `tkhd` and `mdhd` in a file. */
+async function headerTimes(file: string): Promise<Array<[string, number, number]>> {
+  const moov = (await readTopLevelBoxes(file)).boxes.find((b) => b.type === 'moov')!;
+  const boxes: Box[] = [child(moov, 'mvhd')!];
+  for (const trak of tracksOf(moov)) boxes.push(child(trak, 'tkhd')!, find(trak, 'mdia', 'mdhd')!);
+  return boxes.map((b) => {
+    const t = readHeaderTimes(b);
+    return [b.type, t.creationTime, t.modificationTime];
+  });
+}
+
+describe('injectLivePhotoMetadata: creation time in the movie headers', () => {
+  const dir = makeTempDir('inject-time');
+  const source = makeMoovLastMov(path.join(dir, 'src.mov'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const captured = new Date('2016-05-31T17:01:35Z');
+  const qt = Math.floor(captured.getTime() / 1000) + QUICKTIME_EPOCH_OFFSET_SECONDS;
+
+  it('dates mvhd and every tkhd/mdhd (the new marker track too) with the capture instant', async () => {
+    // ffmpeg leaves them 0 without source metadata
+    expect((await headerTimes(source)).every(([, c, m]) => c === 0 && m === 0)).toBe(true);
+    const out = path.join(dir, 'dated.mov');
+    await injectLivePhotoMetadata(source, out, { contentIdentifier: ID_A, stillTime: 1, creationTime: captured });
+    const times = await headerTimes(out);
+    expect(times.map(([type]) => type)).toEqual(['mvhd', 'tkhd', 'mdhd', 'tkhd', 'mdhd', 'tkhd', 'mdhd']);
+    expect(times.every(([, c, m]) => c === qt && m === qt)).toBe(true);
+    // what ffprobe (and so every ffmpeg-based gallery) reads back
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format_tags=creation_time:stream_tags=creation_time', '-of', 'json', out], { encoding: 'utf8' }));
+    expect(probe.format.tags.creation_time).toBe('2016-05-31T17:01:35.000000Z');
+    expect(probe.streams.map((s: { tags?: { creation_time?: string } }) => s.tags?.creation_time)).toEqual([
+      '2016-05-31T17:01:35.000000Z',
+      '2016-05-31T17:01:35.000000Z',
+      '2016-05-31T17:01:35.000000Z',
+    ]);
+    expect(frameHashes(out, 'v')).toEqual(frameHashes(source, 'v'));
+  });
+
+  it('leaves the header times alone without a creation time, and rejects an invalid date', async () => {
+    const out = path.join(dir, 'undated.mov');
+    await injectLivePhotoMetadata(source, out, { contentIdentifier: ID_A, stillTime: 1 });
+    expect((await headerTimes(out)).every(([, c, m]) => c === 0 && m === 0)).toBe(true);
+    await expectCode(
+      injectLivePhotoMetadata(source, path.join(dir, 'bad.mov'), { contentIdentifier: ID_A, stillTime: 1, creationTime: new Date('nope') }),
+      'INVALID_OPTIONS',
+    );
+    await expectCode(
+      injectLivePhotoMetadata(source, path.join(dir, 'bad.mov'), { contentIdentifier: ID_A, stillTime: 1, creationTime: new Date('1900-01-01T00:00:00Z') }),
+      'INVALID_OPTIONS',
+    );
+  });
+
+  it('writes version 0 (u32) and version 1 (u64) headers of mvhd, tkhd and mdhd', () => {
+    // v0: creation, modification, then the box's own fields; v1: the two times as u64
+    const v0 = (type: string) => fullBox(type, 0, 0, Buffer.concat([u32s(0, 0, 600, 1800), Buffer.alloc(80)]));
+    const v1 = (type: string) => fullBox(type, 1, 0, Buffer.concat([u32s(0, 0, 0, 0, 600, 0, 1800), Buffer.alloc(80)]));
+    for (const type of ['mvhd', 'tkhd', 'mdhd']) {
+      const a = withHeaderTimes(v0(type), qt);
+      expect(readHeaderTimes(a)).toEqual({ creationTime: qt, modificationTime: qt });
+      expect(a.data!.readUInt32BE(12)).toBe(600); // the next field is untouched
+      const b = withHeaderTimes(v1(type), qt);
+      expect(readHeaderTimes(b)).toEqual({ creationTime: qt, modificationTime: qt });
+      expect(b.data!.readUInt32BE(4)).toBe(0); // high word of the u64
+      expect(b.data!.readUInt32BE(8)).toBe(qt);
+      expect(b.data!.readUInt32BE(20)).toBe(600);
+      // a date past 2040-02-06 does not fit version 0: left as it was; version 1 takes it
+      const late = 0x1_0000_0000 + 5;
+      expect(readHeaderTimes(withHeaderTimes(v0(type), late))).toEqual({ creationTime: 0, modificationTime: 0 });
+      expect(readHeaderTimes(withHeaderTimes(v1(type), late))).toEqual({ creationTime: late, modificationTime: late });
+    }
+    expect(() => withHeaderTimes(fullBox('stts', 0, 0, u32s(0)), qt)).toThrow(LivePhotoError);
+  });
+});
+
+describe('injectLivePhotoMetadata: the still-image-time marker lands on the still frame', () => {
+  const dir = makeTempDir('inject-frames');
+  // ffmpeg's default movie timescale 1000: frame n starts at n/30 s = 33.33…·n ticks, between ticks for n % 3 ≠ 0
+  const source = makeMoovLastMov(path.join(dir, 'src.mov'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('for every frame of a 30 fps movie in timescale 1000 (B-frames, edit list)', async () => {
+    const frames = videoFrameStarts(source);
+    expect(frames.pts).toHaveLength(60);
+    const out = path.join(dir, 'out.mov');
+    const wrong: number[] = [];
+    for (let n = 0; n < frames.pts.length; n++) {
+      await injectLivePhotoMetadata(source, out, { contentIdentifier: ID_A, stillTime: n / 30 });
+      const info = await readLivePhotoMov(out);
+      expect(info.timescale).toBe(1000);
+      const S = Math.round(info.stillImageTrack!.stillTime * info.timescale);
+      if (frameIndexAt(S, info.timescale, frames) !== n) wrong.push(n);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('computes S from the video track timing: first tick at or after the frame start', async () => {
+    const moov = (await readTopLevelBoxes(source)).boxes.find((b) => b.type === 'moov')!;
+    const T = readMovieHeader(moov).timescale;
+    const video = readPresentationTimes(tracksOf(moov)[0], T)!;
+    expect(video.frames).toHaveLength(60);
+    // frame 1 starts at 33.33 ms: plain rounding gives 33 (inside frame 0), the frame needs 34
+    expect(Math.round((1 / 30) * T)).toBe(33);
+    expect(stillTimeUnits(1 / 30, T, video)).toBe(34);
+    expect(stillTimeUnits(2 / 30, T, video)).toBe(67);
+    expect(stillTimeUnits(1.2, T, video)).toBe(1200);
+    // a time inside a frame keeps its rounding; past the last frame, and without timing, plain rounding
+    expect(stillTimeUnits(1.21, T, video)).toBe(1210);
+    expect(stillTimeUnits(2.5, T, video)).toBe(2500);
+    expect(stillTimeUnits(1 / 30, T, null)).toBe(33);
+    // a movie timescale of 600 holds every 30 fps frame start exactly
+    expect(stillTimeUnits(7 / 30, 600, null)).toBe(140);
   });
 });

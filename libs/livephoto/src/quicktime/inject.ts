@@ -5,15 +5,19 @@ import {
   buildChunkOffsetBox,
   chunkOffsetBox,
   isStillImageTimeTrack,
+  PresentationTimes,
   readChunkOffsets,
   readMovieHeader,
+  readPresentationTimes,
   readTrackHeader,
+  toQuickTimeSeconds,
   trackHandler,
   tracksOf,
+  withHeaderTimes,
   withMovieHeader,
   withTrackFlags,
 } from './movie';
-import { APPLE_KEYS, MetaItem, QT_DATA_TYPE, buildQuickTimeMeta, metaHandlerType, withoutMetaKeys } from './quicktime-meta';
+import { APPLE_KEYS, MetaItem, QT_DATA_TYPE, VID2LIVE_KEYS, buildQuickTimeMeta, metaHandlerType, withoutMetaKeys } from './quicktime-meta';
 import {
   APPLE_TRACK_FLAGS,
   STILL_IMAGE_TIME_SAMPLE_SIZE,
@@ -30,6 +34,12 @@ export interface LivePhotoMovMetadata {
   stillTime: number;
   /** ISO 8601 with offset (`2025-01-01T11:06:46+09:00`); stored Apple-style as `…+0900` */
   creationDate?: string;
+  /**
+   * the capture instant, written as creation/modification time of `mvhd` and every `tkhd`/`mdhd` (UTC seconds
+   * since 1904). ffmpeg leaves them 0 when the render drops the source's metadata, and readers that date a
+   * clip by `mvhd` (ffprobe's creation_time, ExifTool's CreateDate) then see 1904 or nothing.
+   */
+  creationTime?: Date;
   /** e.g. `+39.9990+116.3477+054.305/` */
   locationISO6709?: string;
   make?: string;
@@ -37,6 +47,8 @@ export interface LivePhotoMovMetadata {
   software?: string;
   /** `com.apple.quicktime.live-photo.auto` (1 on genuine captures) */
   liveAuto?: boolean;
+  /** `com.vid2live.fingerprint`: the source bytes + options this pair was made from (resume checks it) */
+  fingerprint?: string;
 }
 
 export interface InjectionResult {
@@ -82,6 +94,7 @@ function metadataItems(meta: LivePhotoMovMetadata): MetaItem[] {
   if (meta.liveAuto !== undefined) {
     items.push({ key: APPLE_KEYS.livePhotoAuto, value: { type: QT_DATA_TYPE.unsignedIntBE, data: Buffer.from([meta.liveAuto ? 1 : 0]) } });
   }
+  if (meta.fingerprint !== undefined) items.push({ key: VID2LIVE_KEYS.fingerprint, value: meta.fingerprint });
   return items;
 }
 
@@ -160,6 +173,10 @@ export async function injectLivePhotoMetadata(
   if (!Number.isFinite(meta.stillTime) || meta.stillTime < 0) {
     throw new LivePhotoError('INVALID_OPTIONS', `still time must be a non-negative number of seconds, got ${meta.stillTime}`);
   }
+  if (meta.creationTime !== undefined && !(Number.isFinite(meta.creationTime.getTime()) && toQuickTimeSeconds(meta.creationTime) >= 0)) {
+    throw new LivePhotoError('INVALID_OPTIONS', `creation time must be a valid date after 1904, got ${String(meta.creationTime)}`);
+  }
+  const headerTime = meta.creationTime === undefined ? undefined : toQuickTimeSeconds(meta.creationTime);
   const items = metadataItems(meta);
 
   const { boxes } = await readTopLevelBoxes(inputPath);
@@ -172,16 +189,17 @@ export async function injectLivePhotoMetadata(
   const mvhd = readMovieHeader(moov);
   const T = mvhd.timescale;
   if (T === 0) throw new LivePhotoError('INVALID_CONTAINER', 'movie timescale is 0');
-  const S = Math.round(meta.stillTime * T);
+
+  const keptTracks = tracksOf(moov).filter((t) => !isStillImageTimeTrack(t));
+  const video = keptTracks.find((t) => trackHandler(t) === 'vide');
+  if (!video) throw new LivePhotoError('INPUT_NO_VIDEO', `no video track in ${inputPath}`, { path: inputPath });
+
+  const S = stillTimeUnits(meta.stillTime, T, readPresentationTimes(video, T));
   // A still exactly at the end is legitimate (the movie grows by the marker's D units).
   if (S > mvhd.duration) {
     throw new LivePhotoError('INVALID_OPTIONS', `still time ${meta.stillTime}s is beyond the movie (${mvhd.duration / T}s)`);
   }
   const D = markerDuration(T);
-
-  const keptTracks = tracksOf(moov).filter((t) => !isStillImageTimeTrack(t));
-  const video = keptTracks.find((t) => trackHandler(t) === 'vide');
-  if (!video) throw new LivePhotoError('INPUT_NO_VIDEO', `no video track in ${inputPath}`, { path: inputPath });
   const videoTrackId = readTrackHeader(video).trackId;
   const trackId = Math.max(0, ...keptTracks.map((t) => readTrackHeader(t).trackId)) + 1;
 
@@ -209,15 +227,17 @@ export async function injectLivePhotoMetadata(
 
   // --- New moov.
   const writtenKeys = new Set(items.map((i) => i.key));
-  const stillTrack = buildStillImageTimeTrack({ trackId, videoTrackId, stillTimeUnits: S, timescale: T, sampleOffset });
+  const builtStillTrack = buildStillImageTimeTrack({ trackId, videoTrackId, stillTimeUnits: S, timescale: T, sampleOffset });
+  const stillTrack = headerTime === undefined ? builtStillTrack : mapTree(builtStillTrack, (b) => datedHeader(b, headerTime));
   const lastKeptTrack = keptTracks[keptTracks.length - 1];
   const children: Box[] = [];
   for (const c of moov.children) {
     if (c.type === 'mvhd') {
-      children.push(withMovieHeader(c, { nextTrackId: trackId + 1, duration: Math.max(mvhd.duration, S + D) }));
+      const header = withMovieHeader(c, { nextTrackId: trackId + 1, duration: Math.max(mvhd.duration, S + D) });
+      children.push(headerTime === undefined ? header : withHeaderTimes(header, headerTime));
     } else if (c.type === 'trak') {
       if (!keptTracks.includes(c)) continue;
-      children.push(relocatedTrack(c, spans));
+      children.push(relocatedTrack(c, spans, headerTime));
       if (c === lastKeptTrack) children.push(stillTrack);
     } else if (c.type === 'meta') {
       continue; // replaced by the new moov/meta below
@@ -265,15 +285,56 @@ export async function injectLivePhotoMetadata(
   return { stillTimeUnits: S, timescale: T, trackId, videoTrackId };
 }
 
-/** A kept track with Apple's tkhd flags and its chunk offsets re-pointed at the output layout. */
-function relocatedTrack(trak: Box, spans: CopiedSpan[]): Box {
+/**
+ * A kept track with Apple's tkhd flags, its chunk offsets re-pointed at the output layout and, when given, its
+ * tkhd/mdhd dated `headerTime`.
+ */
+function relocatedTrack(trak: Box, spans: CopiedSpan[], headerTime: number | undefined): Box {
   const co = chunkOffsetBox(trak);
   const newOffsets = co ? readChunkOffsets(co).map((o) => relocate(o, spans)) : [];
   return mapTree(trak, (b) => {
-    if (b.type === 'tkhd') return withTrackFlags(b, APPLE_TRACK_FLAGS);
+    if (b.type === 'tkhd') return datedHeader(withTrackFlags(b, APPLE_TRACK_FLAGS), headerTime);
+    if (b.type === 'mdhd') return datedHeader(b, headerTime);
     if (b === co) return buildChunkOffsetBox(newOffsets, co.type === 'co64' ? 'co64' : 'stco');
     return b;
   });
+}
+
+/** `tkhd`/`mdhd` with creation/modification time `headerTime`; other boxes (and no time) unchanged. */
+function datedHeader(b: Box, headerTime: number | undefined): Box {
+  return headerTime !== undefined && (b.type === 'tkhd' || b.type === 'mdhd') ? withHeaderTimes(b, headerTime) : b;
+}
+
+/** Still times this close to a frame's start (float error of n/30 and the like) mean that frame. */
+const FRAME_START_TOLERANCE_SECONDS = 1e-6;
+
+/**
+ * S: the still time in movie timescale units, never before the start of the video frame shown at `stillTime`.
+ * Plain rounding lands one tick early whenever the frame starts between ticks — frame n of a 30 fps clip starts
+ * at n/30 s, 33.33… ms in ffmpeg's default timescale 1000, so round() picks tick 33 in frame 0 for frame 1, one
+ * key frame in three — and a reader then shows the previous frame. So: find the frame that contains the still
+ * time (from the video's own sample table and edit list) and keep round(stillTime × T) only if it falls inside
+ * that frame, else take the first tick at or after the frame's start. Without usable timing, or outside every
+ * frame (a still at the very end), plain rounding.
+ */
+export function stillTimeUnits(stillTime: number, T: number, video: PresentationTimes | null): number {
+  const rounded = Math.round(stillTime * T);
+  if (!video || video.frames.length === 0) return rounded;
+  const at = (stillTime + FRAME_START_TOLERANCE_SECONDS) * video.unitsPerSecond;
+  // Frames are sorted by start: binary search for the last one starting at or before `at`.
+  let lo = 0;
+  let hi = video.frames.length - 1;
+  if (video.frames[0].start > at) return rounded;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (video.frames[mid].start <= at) lo = mid;
+    else hi = mid - 1;
+  }
+  const frame = video.frames[lo];
+  if (at >= frame.end) return rounded;
+  const roundedUnits = rounded * video.unitsPerMovieTick;
+  if (roundedUnits >= frame.start && roundedUnits < frame.end) return rounded;
+  return Math.ceil(frame.start / video.unitsPerMovieTick);
 }
 
 /** Copy of `box` with `fn` applied to every descendant (not to `box` itself). */

@@ -66,3 +66,28 @@ export function decodeErrors(file: string): string {
   const r = spawnSync(FFMPEG, ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
   return `${r.status === 0 ? '' : `exit ${r.status} `}${r.stderr ?? ''}`.trim();
 }
+
+/**
+ * Presentation start of every video frame as ffmpeg's demuxer reports it (edit list applied), in the stream's
+ * time base `num/den` s: an oracle independent of our own sample-table reader.
+ */
+export function videoFrameStarts(file: string): { pts: number[]; num: number; den: number } {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=time_base:frame=pts', '-of', 'json', file], {
+    maxBuffer: 64 * 1024 * 1024,
+  }).toString('utf8');
+  const json = JSON.parse(out) as { streams: Array<{ time_base: string }>; frames: Array<{ pts?: number }> };
+  const [num, den] = json.streams[0].time_base.split('/').map(Number);
+  const pts = json.frames.map((f) => f.pts).filter((p): p is number => typeof p === 'number').sort((a, b) => a - b);
+  return { pts, num, den };
+}
+
+/**
+ * Index of the frame shown at movie time `units / timescale` s (the frame whose presentation interval contains
+ * it), compared exactly in integers; -1 before the first frame.
+ */
+export function frameIndexAt(units: number, timescale: number, frames: { pts: number[]; num: number; den: number }): number {
+  // t ≥ pts·num/den  ⇔  units·den ≥ pts·num·timescale
+  let index = -1;
+  for (let k = 0; k < frames.pts.length && units * frames.den >= frames.pts[k] * frames.num * timescale; k++) index = k;
+  return index;
+}
