@@ -94,18 +94,22 @@ describe.each(KINDS)('convertToLivePhoto: %s source', (kind) => {
     it('carries the capture time and GPS of the source into the still and the MOV', async () => {
       const still = await readAllTags(result.stillPath);
       const movie = await readAllTags(result.moviePath);
-      expect(raw(still['ExifIFD:DateTimeOriginal'])).toBe('2025:06:01 10:20:30');
-      expect(raw(still['ExifIFD:OffsetTimeOriginal'])).toBe('+00:00');
+      // UTC creation_time 10:20:30Z at the Eiffel Tower: local time in Paris, summer time (+02:00)
+      expect(raw(still['ExifIFD:DateTimeOriginal'])).toBe('2025:06:01 12:20:30');
+      expect(raw(still['ExifIFD:OffsetTimeOriginal'])).toBe('+02:00');
       expect(Number(still['GPS:GPSLatitude'])).toBeCloseTo(48.8584, 4);
       expect(Number(still['GPS:GPSLongitude'])).toBeCloseTo(2.2945, 4);
-      expect(raw(movie['Keys:CreationDate'])).toBe('2025:06:01 10:20:30+00:00');
+      expect(raw(movie['Keys:CreationDate'])).toBe('2025:06:01 12:20:30+02:00');
+      expect(result.warnings.map((w) => w.code)).not.toContain('CAPTURE_TIME_UTC');
     });
   }
 
   if (kind === 'one-second') {
     it('uses the whole 1 s source and says so', () => {
       expect(result.clip.duration).toBeCloseTo(1, 1);
-      expect(result.warnings.map((w) => w.code)).toContain('SOURCE_SHORTER_THAN_CLIP');
+      // the default 3 s is no promise: a 1 s source becoming a 1 s Live Photo is said in the reasons, not warned
+      expect(result.warnings.map((w) => w.code)).not.toContain('SOURCE_SHORTER_THAN_CLIP');
+      expect(result.reasons.join(' ')).toMatch(/shorter than the 3.00 s clip; using all of it/);
     });
   } else if (kind !== '4k') {
     it('makes a 3 s clip with the still near its middle', () => {
@@ -152,6 +156,9 @@ describe('convertToLivePhoto options', () => {
     const mp = await readAllTags(r.motionPhotoPath!);
     expect(mp['XMP-GCamera:MotionPhoto']).toBe(1);
     expect(Number(mp['XMP-GCamera:MotionPhotoPresentationTimestampUs'])).toBe(Math.round(r.stillTime * 1e6));
+    // its own image, not a second claimant of the pair's MOV: no Apple MakerNote / ContentIdentifier
+    expect(mp['Apple:ContentIdentifier']).toBeUndefined();
+    expect(raw(mp['ExifIFD:DateTimeOriginal'])).toBe(raw(heic['ExifIFD:DateTimeOriginal']));
   });
 
   it('rejects a duration outside 1–5 s with INVALID_OPTIONS', async () => {

@@ -7,9 +7,11 @@ import { writeJpegExif } from './exif';
 import { motionPhotoFileName, writeMotionPhoto } from './motion-photo';
 import { pairLivePhoto } from './stages/pair';
 import { planClip } from './stages/plan';
+import { captureTimeWarnings } from './stages/capture-time';
 import { probeSource } from './stages/probe';
 import { renderClip } from './stages/render';
-import type { ConvertOptions, LivePhotoResult, StageContext } from './types';
+import { HDR_REFERENCE_WHITE_NITS } from './stages/color';
+import type { ConvertOptions, LivePhotoResult, PlanWarning, SourceInfo as LivePhotoSource, StageContext } from './types';
 
 export interface ConvertRequest {
   /** a local path, or an http(s) URL ffmpeg can read with range requests (e.g. a presigned S3 GET) */
@@ -20,6 +22,11 @@ export interface ConvertRequest {
   options?: ConvertOptions;
   /** reuse a given identifier (a retried job keeps its id); a fresh upper-case UUID otherwise */
   contentIdentifier?: string;
+  /**
+   * `conversionFingerprint(source, options)`, recorded in the MOV so a later run can tell whether the pair
+   * still matches its source and options (the CLI's resume check); not recorded when absent
+   */
+  fingerprint?: string;
   /** where intermediates go; a private temp folder by default */
   workDir?: string;
 }
@@ -37,6 +44,23 @@ export function outputPaths(outputDir: string, baseName: string, options: Conver
     movie: path.join(outputDir, `${baseName}.MOV`),
     ...(options.motionPhoto ? { motionPhoto: path.join(outputDir, motionPhotoFileName(baseName)) } : {}),
   };
+}
+
+/** HDR_TONE_MAPPED: the output is SDR; say what the source was and where its white went. */
+function toneMappingWarnings(source: LivePhotoSource, toneMapped: boolean): PlanWarning[] {
+  if (!toneMapped) return [];
+  const c = source.color;
+  const kind = c.dolbyVision
+    ? `Dolby Vision profile ${c.dolbyVision.profile} (its ${c.hdr === 'hlg' ? 'HLG' : 'HDR10'} base layer)`
+    : c.hdr === 'hlg'
+      ? 'HLG'
+      : 'HDR10 (PQ)';
+  return [
+    {
+      code: 'HDR_TONE_MAPPED',
+      message: `the source is ${kind} HDR; it was tone mapped to SDR BT.709 (reference white ${HDR_REFERENCE_WHITE_NITS} cd/m² → SDR white, highlights up to ${c.peakNits} cd/m² rolled off)`,
+    },
+  ];
 }
 
 /**
@@ -76,6 +100,7 @@ export async function convertToLivePhoto(req: ConvertRequest, ctx: StageContext 
         outStill: out.still,
         outMovie: out.movie,
         contentIdentifier: req.contentIdentifier,
+        fingerprint: req.fingerprint,
       },
       ctx,
     );
@@ -88,13 +113,15 @@ export async function convertToLivePhoto(req: ConvertRequest, ctx: StageContext 
         signal: ctx.signal,
         subject: req.source,
       });
+      // The Motion Photo gets the pair's Exif minus the Apple MakerNote: with it, it would carry the pair's
+      // ContentIdentifier and a gallery would see two images claiming one MOV.
       let jpegStill: Buffer;
       if (stillFormat === 'jpeg') {
-        jpegStill = await fs.readFile(out.still);
+        jpegStill = writeJpegExif(await fs.readFile(rendered.stillPath), paired.motionPhotoExifTiff);
       } else {
         const jpg = path.join(workDir, 'motion-still.jpg');
         await runFfmpeg(['-i', rendered.stillPath, '-q:v', '2', '-frames:v', '1', '-y', jpg], { signal: ctx.signal, subject: req.source });
-        jpegStill = writeJpegExif(await fs.readFile(jpg), paired.exifTiff);
+        jpegStill = writeJpegExif(await fs.readFile(jpg), paired.motionPhotoExifTiff);
       }
       await writeMotionPhoto({
         jpeg: jpegStill,
@@ -114,7 +141,8 @@ export async function convertToLivePhoto(req: ConvertRequest, ctx: StageContext 
       clip: { start: plan.start, duration: plan.duration },
       width: rendered.width,
       height: rendered.height,
-      warnings: plan.warnings,
+      // Capture-time warnings come from the source's metadata, not from the clip plan.
+      warnings: [...plan.warnings, ...toneMappingWarnings(source, rendered.toneMapped), ...captureTimeWarnings(source)],
       reasons: plan.reasons,
     };
   } finally {

@@ -1,3 +1,5 @@
+import type { SourceColor } from './stages/color';
+
 /** Shared stage contracts of the engine. Every stage is a typed function that reports progress. */
 
 export type StageName = 'probe' | 'plan' | 'render' | 'pair' | 'motion-photo' | 'upload' | 'download';
@@ -32,9 +34,19 @@ export interface SourceInfo {
   height: number;
   /** clockwise display rotation in degrees (0, 90, 180, 270) from the display matrix / rotate tag */
   rotation: 0 | 90 | 180 | 270;
-  /** size after rotation is applied (what a viewer shows) */
+  /** true when the display matrix also mirrors the picture */
+  mirrored: boolean;
+  /** ffmpeg filters (transpose/hflip/vflip) turning the coded frame upright (autorotate is off in the render) */
+  orientationFilters: string[];
+  /** pixel aspect ratio (1 = square pixels; 64:27 anamorphic = 2.37) */
+  sampleAspectRatio: number;
+  /** upright size a viewer shows: the sample aspect ratio applied, then the rotation */
   displayWidth: number;
   displayHeight: number;
+  /** ffprobe index of the video stream used (the main one when the file has several) */
+  videoStreamIndex: number;
+  /** what the pixels mean (matrix, range, primaries, transfer, HDR) */
+  color: SourceColor;
   /** average frame rate in frames/second */
   fps: number;
   /** true when r_frame_rate and avg_frame_rate disagree notably (variable frame rate) */
@@ -69,15 +81,23 @@ export interface PlanWarning {
     | 'MOTION_TOO_FAST'
     | 'KEY_FRAME_BLURRED'
     | 'SCENE_CUT_IN_CLIP'
-    | 'KEY_FRAME_CLAMPED';
+    | 'KEY_FRAME_CLAMPED'
+    /** the source is shorter than the shortest Live Photo: its last frame is held */
+    | 'SOURCE_EXTENDED'
+    /** an HDR (PQ/HLG/Dolby Vision) source was tone mapped to SDR */
+    | 'HDR_TONE_MAPPED'
+    /** the capture time is written in UTC: the source has no zone and no GPS position to derive one */
+    | 'CAPTURE_TIME_UTC';
   message: string;
 }
 
 export interface ClipPlan {
   /** seconds into the source */
   start: number;
-  /** seconds */
+  /** seconds of the output clip (MIN_CLIP_SECONDS..MAX_CLIP_SECONDS) */
   duration: number;
+  /** seconds read from the source from `start`; shorter than `duration` when the last frame is held */
+  sourceDuration: number;
   /** key-frame time relative to the clip start, snapped to the 30 fps output grid */
   stillOffset: number;
   /** index of the still frame in the 30 fps output */

@@ -1,3 +1,4 @@
+import { sourceInputOptions } from './demuxers';
 import { ffmpegInput, runFfmpeg } from './ffmpeg';
 
 /**
@@ -222,6 +223,8 @@ export interface FrameAnalysisRequest {
   /** upright (display) size of the source, to keep the aspect */
   displayWidth: number;
   displayHeight: number;
+  /** ffprobe index of the video stream to analyse (default: the first video stream) */
+  streamIndex?: number;
   signal?: AbortSignal;
   onProgress?: (percent: number) => void;
 }
@@ -265,8 +268,9 @@ export async function analyseFrames(sourcePath: string, req: FrameAnalysisReques
     '-skip_loop_filter', 'all',
     '-ss', req.start.toFixed(3),
     '-t', req.duration.toFixed(3),
+    ...sourceInputOptions(),
     '-i', ffmpegInput(sourcePath),
-    '-map', '0:v:0', '-an', '-sn', '-dn',
+    '-map', req.streamIndex === undefined ? '0:v:0' : `0:${req.streamIndex}`, '-an', '-sn', '-dn',
     '-vf', `fps=${ANALYSIS_FPS},scale=${width}:${height}:flags=area,format=gray`,
     '-f', 'rawvideo', 'pipe:1',
   ];

@@ -70,6 +70,53 @@ export function withTrackFlags(tkhd: Box, flags: number): Box {
   return { ...tkhd, data: d };
 }
 
+/** Seconds from the QuickTime epoch (1904-01-01T00:00:00Z) to the Unix epoch. */
+export const QUICKTIME_EPOCH_OFFSET_SECONDS = 2_082_844_800;
+
+/** A Date as QuickTime header time: whole seconds since 1904-01-01 UTC. */
+export function toQuickTimeSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000) + QUICKTIME_EPOCH_OFFSET_SECONDS;
+}
+
+/** The boxes that open with creation + modification times: `mvhd`, `tkhd`, `mdhd`. */
+const TIMED_HEADERS = new Set(['mvhd', 'tkhd', 'mdhd']);
+
+/** Creation and modification time of a `mvhd`/`tkhd`/`mdhd` (QuickTime seconds; 0 = unset). */
+export function readHeaderTimes(box: Box): { creationTime: number; modificationTime: number } {
+  const d = need(box, box.type);
+  if (!TIMED_HEADERS.has(box.type)) throw new LivePhotoError('INVALID_CONTAINER', `'${box.type}' has no creation time`);
+  if (d[0] === 1) {
+    if (d.length < 20) throw new LivePhotoError('INVALID_CONTAINER', `'${box.type}' is too short`);
+    return { creationTime: Number(d.readBigUInt64BE(4)), modificationTime: Number(d.readBigUInt64BE(12)) };
+  }
+  if (d.length < 12) throw new LivePhotoError('INVALID_CONTAINER', `'${box.type}' is too short`);
+  return { creationTime: d.readUInt32BE(4), modificationTime: d.readUInt32BE(8) };
+}
+
+/**
+ * Copy of a `mvhd`/`tkhd`/`mdhd` with creation and modification time set to `seconds` (QuickTime epoch). All
+ * three start alike after version/flags: two u32 (version 0) or two u64 (version 1). A version-0 box cannot
+ * hold a time after 2040-02-06; it is returned unchanged rather than re-laid out as version 1.
+ */
+export function withHeaderTimes(box: Box, seconds: number): Box {
+  if (!TIMED_HEADERS.has(box.type)) throw new LivePhotoError('INVALID_CONTAINER', `'${box.type}' has no creation time`);
+  if (!Number.isSafeInteger(seconds) || seconds < 0) {
+    throw new LivePhotoError('INVALID_OPTIONS', `creation time must be whole seconds since 1904, got ${seconds}`);
+  }
+  const d = Buffer.from(need(box, box.type));
+  if (d[0] === 1) {
+    if (d.length < 20) throw new LivePhotoError('INVALID_CONTAINER', `'${box.type}' is too short`);
+    d.writeBigUInt64BE(BigInt(seconds), 4);
+    d.writeBigUInt64BE(BigInt(seconds), 12);
+  } else {
+    if (d.length < 12) throw new LivePhotoError('INVALID_CONTAINER', `'${box.type}' is too short`);
+    if (seconds > 0xffffffff) return box;
+    d.writeUInt32BE(seconds, 4);
+    d.writeUInt32BE(seconds, 8);
+  }
+  return { ...box, data: d };
+}
+
 /** `mdia/hdlr` component subtype: `vide`, `soun`, `meta`, `tmcd`, … */
 export function trackHandler(trak: Box): string | null {
   const d = find(trak, 'mdia', 'hdlr')?.data;
@@ -194,4 +241,102 @@ export function readSampleSizes(trak: Box): number[] {
 /** All `trak` boxes of a `moov`. */
 export function tracksOf(moov: Box): Box[] {
   return childrenOf(moov, 'trak');
+}
+
+/** `mdia/mdhd` timescale of a track (units per second of its sample times). */
+export function readMediaTimescale(trak: Box): number {
+  const d = need(find(trak, 'mdia', 'mdhd'), 'mdhd');
+  if (d.length < (d[0] === 1 ? 24 : 16)) throw new LivePhotoError('INVALID_CONTAINER', "'mdhd' is too short");
+  return d[0] === 1 ? d.readUInt32BE(20) : d.readUInt32BE(12);
+}
+
+export interface PresentationTimes {
+  /** the interval ends and starts below count 1/`unitsPerSecond` s: media timescale × movie timescale, exact */
+  unitsPerSecond: number;
+  /** units per tick of the movie timescale (= the media timescale) */
+  unitsPerMovieTick: number;
+  /** presentation interval of every sample on the movie timeline, by start time */
+  frames: Array<{ start: number; end: number }>;
+}
+
+/**
+ * When each sample of a track is shown on the movie timeline, exactly: decode times (`stts`) plus composition
+ * offsets (`ctts`, version 0 or 1), mapped through the edit list (leading empty edits, then one media edit at
+ * rate 1: what ffmpeg and iPhones write). Null for tables or edits it does not model (several media edits,
+ * another rate), so a caller can fall back to plain arithmetic.
+ */
+export function readPresentationTimes(trak: Box, movieTimescale: number): PresentationTimes | null {
+  const stbl = find(trak, 'mdia', 'minf', 'stbl');
+  const stts = child(stbl, 'stts')?.data;
+  const mdhd = find(trak, 'mdia', 'mdhd')?.data;
+  if (!stts || stts.length < 8 || !mdhd || mdhd.length < (mdhd[0] === 1 ? 24 : 16) || movieTimescale <= 0) return null;
+  const mediaTimescale = readMediaTimescale(trak);
+  if (mediaTimescale <= 0) return null;
+
+  const decode: number[] = [];
+  const durations: number[] = [];
+  let t = 0;
+  for (let i = 0, at = 8, n = stts.readUInt32BE(4); i < n && at + 8 <= stts.length; i++, at += 8) {
+    const count = stts.readUInt32BE(at);
+    const delta = stts.readUInt32BE(at + 4);
+    if (decode.length + count > 10_000_000) return null;
+    for (let k = 0; k < count; k++, t += delta) {
+      decode.push(t);
+      durations.push(delta);
+    }
+  }
+  const composition = decode.slice();
+  const ctts = child(stbl, 'ctts')?.data;
+  if (ctts && ctts.length >= 8) {
+    // Offsets are signed in version 1; version 0 says unsigned, but only a negative value would exceed 2^31.
+    let sample = 0;
+    for (let i = 0, at = 8, n = ctts.readUInt32BE(4); i < n && at + 8 <= ctts.length; i++, at += 8) {
+      const count = ctts.readUInt32BE(at);
+      const offset = ctts.readInt32BE(at + 4);
+      for (let k = 0; k < count && sample < composition.length; k++, sample++) composition[sample] += offset;
+    }
+  }
+
+  let emptyUnits = 0; // movie timescale
+  let mediaStart = 0; // media timescale
+  const edits = readEditList(trak);
+  let i = 0;
+  for (; i < edits.length && edits[i].mediaTime === -1; i++) emptyUnits += edits[i].segmentDuration;
+  if (i < edits.length) {
+    if (edits[i].mediaRate !== 0x10000 || i !== edits.length - 1) return null;
+    mediaStart = edits[i].mediaTime;
+  }
+
+  const order = composition.map((c, k) => k).sort((a, b) => composition[a] - composition[b]);
+  const toMovie = (mediaTime: number) => (mediaTime - mediaStart) * movieTimescale + emptyUnits * mediaTimescale;
+  const frames = order.map((k, j) => {
+    const next = j + 1 < order.length ? composition[order[j + 1]] : composition[k] + durations[k];
+    return { start: toMovie(composition[k]), end: toMovie(next) };
+  });
+  return { unitsPerSecond: mediaTimescale * movieTimescale, unitsPerMovieTick: mediaTimescale, frames };
+}
+
+/** The identity display matrix of `tkhd`/`mvhd` (16.16 a, b, u=2.30 …): "show the pixels as stored". */
+const IDENTITY_MATRIX = [0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000];
+
+/**
+ * Absolute file offsets of each `tkhd` display matrix in `moov` (as parsed by readTopLevelBoxes, whose box
+ * offsets are absolute). tkhd v0: matrix at 40 bytes into the content, v1: at 52.
+ */
+export function trackMatrixOffsets(moov: Box): number[] {
+  const offsets: number[] = [];
+  for (const trak of moov.children?.filter((c) => c.type === 'trak') ?? []) {
+    const tkhd = trak.children?.find((c) => c.type === 'tkhd');
+    if (!tkhd?.data) continue;
+    const at = tkhd.data[0] === 1 ? 52 : 40;
+    if (tkhd.data.length >= at + 36) offsets.push(tkhd.offset + tkhd.headerSize + at);
+  }
+  return offsets;
+}
+
+/** The 36 bytes of an identity display matrix. */
+export function identityMatrixBytes(): Buffer {
+  const b = Buffer.alloc(36);
+  IDENTITY_MATRIX.forEach((v, i) => b.writeUInt32BE(v, i * 4));
+  return b;
 }

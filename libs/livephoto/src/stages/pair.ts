@@ -5,7 +5,7 @@ import { buildAppleMakerNote, buildExifTiff, writeJpegExif } from '../exif';
 import { writeHeicStill } from '../heif';
 import { injectLivePhotoMetadata } from '../quicktime';
 import type { SourceInfo, StageContext, StillFormat } from '../types';
-import { parseCaptureTime, toISO6709 } from './capture-time';
+import { resolveCaptureTime, toISO6709 } from './capture-time';
 
 export interface PairInput {
   /** the MOV as ffmpeg rendered it (no Live Photo metadata yet) */
@@ -22,13 +22,20 @@ export interface PairInput {
   outMovie: string;
   /** a fresh upper-case UUID is made when absent */
   contentIdentifier?: string;
+  /** recorded in the MOV as `com.vid2live.fingerprint` (see fingerprint.ts); nothing is written when absent */
+  fingerprint?: string;
   heicQuality?: number;
 }
 
 export interface PairResult {
   contentIdentifier: string;
-  /** the TIFF/Exif block written into the still (the Motion Photo reuses it) */
+  /** the TIFF/Exif block written into the still */
   exifTiff: Buffer;
+  /**
+   * the same Exif without the Apple MakerNote, for the Google Motion Photo: a second image carrying the pair's
+   * ContentIdentifier makes galleries (Immich) see two photos claiming one MOV
+   */
+  motionPhotoExifTiff: Buffer;
 }
 
 /** A canonical upper-case UUID: the form every genuine iPhone writes (spec §1). */
@@ -44,10 +51,11 @@ export function newContentIdentifier(): string {
 export async function pairLivePhoto(input: PairInput, ctx: StageContext = {}): Promise<PairResult> {
   const report = (percent: number) => ctx.onProgress?.({ stage: 'pair', percent });
   const contentIdentifier = input.contentIdentifier ?? newContentIdentifier();
-  const capture = parseCaptureTime(input.source.captureTime);
+  // Local time with its offset: the source's own, else the zone at its GPS position, else UTC.
+  const capture = resolveCaptureTime(input.source);
   report(0);
 
-  const exifTiff = buildExifTiff({
+  const exifFields = {
     make: 'Apple',
     model: input.source.model,
     software: 'vid2live',
@@ -57,8 +65,9 @@ export async function pairLivePhoto(input: PairInput, ctx: StageContext = {}): P
     gps: input.source.gps,
     imageWidth: input.width,
     imageHeight: input.height,
-    makerNote: buildAppleMakerNote(contentIdentifier),
-  });
+  };
+  const exifTiff = buildExifTiff({ ...exifFields, makerNote: buildAppleMakerNote(contentIdentifier) });
+  const motionPhotoExifTiff = buildExifTiff(exifFields);
 
   const stillTmp = `${input.outStill}.tmp-${process.pid}`;
   try {
@@ -79,15 +88,17 @@ export async function pairLivePhoto(input: PairInput, ctx: StageContext = {}): P
       contentIdentifier,
       stillTime: input.stillTime,
       creationDate: capture?.quickTimeCreationDate,
+      creationTime: capture?.instant,
       locationISO6709: input.source.gps ? toISO6709(input.source.gps) : undefined,
       make: 'Apple',
       software: 'vid2live',
       liveAuto: true,
+      fingerprint: input.fingerprint,
     });
     report(90);
     await fs.rename(stillTmp, input.outStill);
     report(100);
-    return { contentIdentifier, exifTiff };
+    return { contentIdentifier, exifTiff, motionPhotoExifTiff };
   } catch (e) {
     await fs.rm(stillTmp, { force: true });
     if (e instanceof LivePhotoError) throw e;

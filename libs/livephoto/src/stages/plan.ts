@@ -1,12 +1,10 @@
 import {
   analyseFrames,
   chooseCalmestWindow,
-  chooseSharpestFrame,
   detectSceneCuts,
   FrameMetrics,
   mean,
   median,
-  standardDeviation,
 } from '../../../media/src/analysis';
 import { LivePhotoError, throwIfAborted } from '../errors';
 import {
@@ -23,20 +21,35 @@ import {
 
 /** Heuristics of the plan stage, on the analysis scale (gray 0..255, 160 px wide motion frames, 30 fps). */
 export const PLAN_LIMITS = {
-  /** below this the source cannot make a Live Photo at all */
-  minSourceSeconds: 0.5,
+  /**
+   * Below this (3 frames at 30 fps) the source cannot make a Live Photo at all. Shorter than MIN_CLIP_SECONDS
+   * but at least this long, the clip is all of the source with its last frame held up to MIN_CLIP_SECONDS.
+   */
+  minSourceSeconds: 0.1,
   /** a "moment" is short; longer sources get SOURCE_TOO_LONG */
   longSourceSeconds: 15,
   /** analysis decodes at most this much, centred, so cost does not grow with the source length */
   maxAnalysisSeconds: 12,
-  /** key-frame search radius around the clip middle */
+  /** key-frame search radius around the clip middle (and never outside the clip's middle half) */
   keyFrameSearchSeconds: 0.5,
+  /**
+   * Centre weight of the key-frame choice: a frame at the edge of the search range must be this much sharper
+   * (1 / (1 − w) = 1.33×) than the middle one to win, so the still stays near the middle like Apple's own.
+   */
+  keyFrameCentreWeight: 0.25,
+  /** a cut-free run covering at least this share of a whole-source clip is used instead (edge glitches) */
+  edgeTrimMinShare: 0.75,
   /** mean frame difference above which the clip is a blur of motion */
   motionTooFast: 15,
-  /** frame-difference standard deviation above which the motion is jerky (hand shake, whip pans) */
-  shakyDeviation: 5,
+  /**
+   * mean change of the frame difference from one frame to the next above which the motion is jerky (hand
+   * shake, whip pans); measured: 27 on a randomly jumping crop, 2.4 on a slow pan, 1.3 on a genuine iPhone
+   * Live Photo of a camera coming to rest, ≤ 0.8 on the other real clips
+   */
+  shakyJerk: 5,
   /** key frame sharpness below this fraction of the window median, or below the absolute floor, is "blurred" */
   blurredRatio: 0.5,
+  /** below this typical sharpness the clip has no detail to judge (flat, dark, fog): no blur verdict */
   blurredFloor: 5,
 } as const;
 
@@ -49,6 +62,8 @@ function invalid(message: string, details?: Record<string, unknown>): LivePhotoE
 interface ValidOptions {
   start?: number;
   duration: number;
+  /** the user chose the duration (the default 3 s is not a promise to warn about) */
+  durationGiven: boolean;
   keyFrame?: number;
 }
 
@@ -72,7 +87,8 @@ function validateOptions(source: SourceInfo, options: PlanOptions): ValidOptions
     }
   }
   const { keyFrame } = options;
-  if (keyFrame === undefined || keyFrame === 'auto') return { start, duration };
+  const durationGiven = options.duration !== undefined;
+  if (keyFrame === undefined || keyFrame === 'auto') return { start, duration, durationGiven };
   if (typeof keyFrame !== 'number' || !Number.isFinite(keyFrame) || keyFrame < 0) {
     throw invalid(`key frame must be 'auto' or a time in seconds ≥ 0, got ${String(keyFrame)}`, { keyFrame });
   }
@@ -89,21 +105,38 @@ function validateOptions(source: SourceInfo, options: PlanOptions): ValidOptions
       duration,
     });
   }
-  return { start, duration, keyFrame };
+  return { start, duration, durationGiven, keyFrame };
 }
 
-/** The clip, before analysis: where it may start and how many 30 fps frames it has. */
+/** The clip, before analysis: where it may start, how many 30 fps frames it has and how many come from the source. */
 interface ClipFrame {
   start?: number;
   frames: number;
+  /** frames read from the source (< frames when its last frame is held to reach MIN_CLIP_SECONDS) */
+  sourceFrames: number;
 }
 
-function fitClipToSource(source: SourceInfo, o: ValidOptions, warnings: PlanWarning[]): ClipFrame {
+function fitClipToSource(source: SourceInfo, o: ValidOptions, warnings: PlanWarning[], reasons: string[]): ClipFrame {
   // floor: a clip cut to the source's end must not ask for frames past it
   const framesOf = (seconds: number) => Math.max(1, Math.floor(seconds * OUTPUT_FPS + 1e-6));
+  const minFrames = Math.round(MIN_CLIP_SECONDS * OUTPUT_FPS);
+  const wanted = Math.round(o.duration * OUTPUT_FPS);
+  /** all of `seconds` from the source, held to the minimum clip length when shorter */
+  const shortClip = (seconds: number, start: number | undefined): ClipFrame => {
+    const sourceFrames = framesOf(seconds);
+    if (sourceFrames < minFrames) {
+      warnings.push({
+        code: 'SOURCE_EXTENDED',
+        message: `only ${fmt(seconds)} s of video${start ? ` after ${fmt(start)} s` : ''}; its last frame is held to make the ${fmt(
+          MIN_CLIP_SECONDS,
+        )} s minimum of a Live Photo`,
+      });
+    }
+    return { start, frames: Math.max(minFrames, sourceFrames), sourceFrames };
+  };
   if (o.start !== undefined) {
     const remaining = source.duration - o.start;
-    if (remaining >= o.duration) return { start: o.start, frames: Math.round(o.duration * OUTPUT_FPS) };
+    if (remaining >= o.duration) return { start: o.start, frames: wanted, sourceFrames: wanted };
     if (remaining < PLAN_LIMITS.minSourceSeconds) {
       throw invalid(
         `clip start ${fmt(o.start)} s leaves only ${fmt(remaining)} s of ${source.path}; start earlier (at most ${fmt(
@@ -114,18 +147,18 @@ function fitClipToSource(source: SourceInfo, o: ValidOptions, warnings: PlanWarn
     }
     warnings.push({
       code: 'SOURCE_SHORTER_THAN_CLIP',
-      message: `the source ends ${fmt(remaining)} s after the start; the clip is ${fmt(remaining)} s instead of ${fmt(o.duration)} s`,
+      message: `the source ends ${fmt(remaining)} s after the start; the clip is ${fmt(Math.max(MIN_CLIP_SECONDS, remaining))} s instead of ${fmt(o.duration)} s`,
     });
-    return { start: o.start, frames: framesOf(remaining) };
+    return shortClip(remaining, o.start);
   }
   if (source.duration < o.duration) {
-    warnings.push({
-      code: 'SOURCE_SHORTER_THAN_CLIP',
-      message: `the source is ${fmt(source.duration)} s, shorter than the ${fmt(o.duration)} s clip; using all of it`,
-    });
-    return { start: 0, frames: framesOf(source.duration) };
+    const message = `the source is ${fmt(source.duration)} s, shorter than the ${fmt(o.duration)} s clip; using all of it`;
+    // Only a length the user asked for is a broken promise; a 1.4 s phone clip becoming a 1.4 s Live Photo is not.
+    if (o.durationGiven) warnings.push({ code: 'SOURCE_SHORTER_THAN_CLIP', message });
+    else reasons.push(message);
+    return shortClip(source.duration, 0);
   }
-  return { frames: Math.round(o.duration * OUTPUT_FPS) };
+  return { frames: wanted, sourceFrames: wanted };
 }
 
 /** Snap a key-frame time (seconds into the clip) to the output grid, clamped to the clip's frames. */
@@ -139,17 +172,19 @@ function motionWarnings(window: FrameMetrics[], cutIndices: Set<number>, offset:
   const transitions = window.slice(1).filter((_, i) => !cutIndices.has(offset + i + 1)).map((f) => f.motion);
   if (transitions.length === 0) return;
   const m = mean(transitions);
-  const sd = standardDeviation(transitions);
   if (m > PLAN_LIMITS.motionTooFast) {
     warnings.push({
       code: 'MOTION_TOO_FAST',
       message: `the clip moves fast (mean frame difference ${m.toFixed(1)} > ${PLAN_LIMITS.motionTooFast}); the Live Photo will look smeared`,
     });
   }
-  if (sd > PLAN_LIMITS.shakyDeviation) {
+  // Shake is motion that changes abruptly from one frame to the next; a steady pan or a camera slowing down
+  // changes smoothly, however fast it is.
+  const jerk = mean(transitions.slice(1).map((v, i) => Math.abs(v - transitions[i])));
+  if (jerk > PLAN_LIMITS.shakyJerk) {
     warnings.push({
       code: 'CLIP_SHAKY',
-      message: `the motion in the clip is jerky (frame-difference deviation ${sd.toFixed(1)} > ${PLAN_LIMITS.shakyDeviation}); it may look shaky`,
+      message: `the motion in the clip is jerky (frame difference changes by ${jerk.toFixed(1)} per frame on average > ${PLAN_LIMITS.shakyJerk}); it may look shaky`,
     });
   }
 }
@@ -180,13 +215,12 @@ export async function planClip(source: SourceInfo, options: PlanOptions = {}, ct
       message: `the source is ${fmt(source.duration)} s; a Live Photo is a ~3 s moment, so only a short part is used`,
     });
   }
-  const clip = fitClipToSource(source, valid, warnings);
+  const clip = fitClipToSource(source, valid, warnings, reasons);
   const frames = clip.frames;
-  const duration = frames / OUTPUT_FPS;
 
   // Fast path: the user decided everything.
   if (clip.start !== undefined && valid.keyFrame !== undefined) {
-    const still = snapStill(valid.keyFrame - clip.start, frames);
+    const still = snapStill(valid.keyFrame - clip.start, clip.sourceFrames);
     if (still.clamped) warnings.push(clampedWarning(valid.keyFrame, clip.start, still.index));
     reasons.push(
       valid.start !== undefined
@@ -194,7 +228,7 @@ export async function planClip(source: SourceInfo, options: PlanOptions = {}, ct
         : `the whole source (${fmt(source.duration)} s) is the clip; key frame ${fmt(valid.keyFrame)} s chosen by the user`,
     );
     report(100);
-    return finish(clip.start, duration, still.index, reasons, warnings);
+    return finish(clip.start, frames, clip.sourceFrames, still.index, reasons, warnings);
   }
 
   // Decide what to decode.
@@ -202,9 +236,9 @@ export async function planClip(source: SourceInfo, options: PlanOptions = {}, ct
   let spanDuration: number;
   if (clip.start !== undefined) {
     spanStart = clip.start;
-    spanDuration = duration;
+    spanDuration = clip.sourceFrames / OUTPUT_FPS;
   } else {
-    spanDuration = Math.min(source.duration, Math.max(PLAN_LIMITS.maxAnalysisSeconds, duration));
+    spanDuration = Math.min(source.duration, Math.max(PLAN_LIMITS.maxAnalysisSeconds, frames / OUTPUT_FPS));
     const centre = valid.keyFrame ?? source.duration / 2;
     spanStart = Math.max(0, Math.min(source.duration - spanDuration, centre - spanDuration / 2));
   }
@@ -213,6 +247,7 @@ export async function planClip(source: SourceInfo, options: PlanOptions = {}, ct
     duration: spanDuration,
     displayWidth: source.displayWidth,
     displayHeight: source.displayHeight,
+    streamIndex: source.videoStreamIndex,
     signal: ctx.signal,
     onProgress: (p) => report(Math.min(95, Math.round(p * 0.95))),
   });
@@ -225,9 +260,12 @@ export async function planClip(source: SourceInfo, options: PlanOptions = {}, ct
   const motion = metrics.map((f) => f.motion);
   const cuts = detectSceneCuts(motion);
   const cutSet = new Set(cuts);
+  const at = (index: number) => fmt(spanStart + index / OUTPUT_FPS);
 
   let windowStart = 0;
-  const windowLength = Math.min(frames, metrics.length);
+  let windowLength = Math.min(clip.sourceFrames, metrics.length);
+  let sourceFrames = clip.sourceFrames;
+  let totalFrames = frames;
   if (clip.start === undefined) {
     const choice = chooseCalmestWindow(motion, {
       length: windowLength,
@@ -235,13 +273,12 @@ export async function planClip(source: SourceInfo, options: PlanOptions = {}, ct
       mustContain: valid.keyFrame !== undefined ? Math.round((valid.keyFrame - spanStart) * OUTPUT_FPS) : undefined,
     });
     windowStart = choice.startIndex;
-    const from = spanStart + windowStart / OUTPUT_FPS;
     const overall = mean(motion.slice(1).filter((_, i) => !cutSet.has(i + 1)));
     if (windowLength >= metrics.length) {
       reasons.push(`the whole analysed source (${fmt(source.duration)} s) is the clip`);
     } else {
       reasons.push(
-        `lowest motion window ${fmt(from)}–${fmt(from + duration)} s of ${fmt(source.duration)} s ` +
+        `lowest motion window ${at(windowStart)}–${at(windowStart + windowLength)} s of ${fmt(source.duration)} s ` +
           `(mean diff ${choice.meanMotion.toFixed(1)} vs ${overall.toFixed(1)} overall)`,
       );
     }
@@ -249,25 +286,34 @@ export async function planClip(source: SourceInfo, options: PlanOptions = {}, ct
       reasons.push(`analysed ${fmt(spanStart)}–${fmt(spanStart + spanDuration)} s only (bounded analysis of a long source)`);
     }
     if (cuts.length > 0 && choice.cuts.length === 0) {
-      reasons.push(`avoided scene cut${cuts.length > 1 ? 's' : ''} at ${cuts.map((c) => fmt(spanStart + c / OUTPUT_FPS)).join(', ')} s`);
+      reasons.push(`avoided scene cut${cuts.length > 1 ? 's' : ''} at ${cuts.map(at).join(', ')} s`);
     }
     if (choice.cuts.length > 0) {
-      warnings.push(sceneCutWarning(choice.cuts.map((c) => spanStart + c / OUTPUT_FPS), 'every possible window'));
+      warnings.push(sceneCutWarning(choice.cuts.map(at), 'every possible window'));
     }
   } else {
     reasons.push(
-      valid.start !== undefined
-        ? `start ${fmt(clip.start)} s chosen by the user`
-        : `the whole source (${fmt(source.duration)} s) is the clip`,
+      valid.start !== undefined ? `start ${fmt(clip.start)} s chosen by the user` : `the whole source (${fmt(source.duration)} s) is the clip`,
     );
-    const inside = cuts.filter((c) => c > 0 && c < windowLength);
-    if (inside.length > 0) {
-      warnings.push(
-        sceneCutWarning(
-          inside.map((c) => spanStart + c / OUTPUT_FPS),
-          valid.start !== undefined ? 'the chosen range' : 'the source',
-        ),
+    let inside = cuts.filter((c) => c > 0 && c < windowLength);
+    // A whole-source clip with a jump near an edge (a phone's last frame from elsewhere, a flash frame): keep the
+    // longest cut-free run when it is most of the clip and still as long as the clip has to be.
+    const minFrames = Math.min(windowLength, Math.round(MIN_CLIP_SECONDS * OUTPUT_FPS));
+    const run = valid.start === undefined && valid.keyFrame === undefined ? longestCutFreeRun(inside, windowLength) : undefined;
+    if (run && inside.length > 0 && run.length >= PLAN_LIMITS.edgeTrimMinShare * windowLength && run.length >= minFrames) {
+      reasons.push(
+        `left out ${windowLength - run.length} frame${windowLength - run.length > 1 ? 's' : ''} beyond the jump${
+          inside.length > 1 ? 's' : ''
+        } at ${inside.map(at).join(', ')} s (mean diff ${inside.map((c) => motion[c].toFixed(1)).join(', ')} vs ${median(motion.slice(1)).toFixed(1)} typical)`,
       );
+      windowStart = run.start;
+      windowLength = run.length;
+      sourceFrames = run.length;
+      totalFrames = Math.max(sourceFrames, frames - (clip.sourceFrames - run.length));
+      inside = [];
+    }
+    if (inside.length > 0) {
+      warnings.push(sceneCutWarning(inside.map(at), valid.start !== undefined ? 'the chosen range' : 'the source'));
     }
   }
   const clipStart = spanStart + windowStart / OUTPUT_FPS;
@@ -275,36 +321,79 @@ export async function planClip(source: SourceInfo, options: PlanOptions = {}, ct
   motionWarnings(window, cutSet, windowStart, warnings);
 
   // Key frame.
+  const sharpness = window.map((f) => f.sharpness);
+  const typical = median(sharpness);
   let stillIndex: number;
   if (valid.keyFrame !== undefined) {
-    const still = snapStill(valid.keyFrame - clipStart, frames);
+    const still = snapStill(valid.keyFrame - clipStart, Math.min(sourceFrames, window.length));
     if (still.clamped) warnings.push(clampedWarning(valid.keyFrame, clipStart, still.index));
     stillIndex = still.index;
     reasons.push(`key frame ${fmt(valid.keyFrame)} s chosen by the user`);
   } else {
-    const middle = Math.floor(frames / 2);
-    const radius = Math.round(PLAN_LIMITS.keyFrameSearchSeconds * OUTPUT_FPS);
-    const sharpness = window.map((f) => f.sharpness);
-    stillIndex = chooseSharpestFrame(sharpness, middle - radius, Math.min(middle + radius, window.length - 1));
+    const range = keyFrameRange(window.length);
+    stillIndex = chooseKeyFrame(sharpness, range);
     reasons.push(
-      `sharpest frame within ±${PLAN_LIMITS.keyFrameSearchSeconds} s of the clip middle: ${fmt(clipStart + stillIndex / OUTPUT_FPS)} s ` +
-        `(frame ${stillIndex} of ${frames}, sharpness ${sharpness[stillIndex]?.toFixed(0)} vs window median ${median(sharpness).toFixed(0)})`,
+      `key frame ${fmt(clipStart + stillIndex / OUTPUT_FPS)} s: the sharpest, favouring the middle, of frames ${range.from}–${range.to} ` +
+        `(the clip's middle${range.radius < PLAN_LIMITS.keyFrameSearchSeconds * OUTPUT_FPS ? ' half' : ` ±${PLAN_LIMITS.keyFrameSearchSeconds} s`}; ` +
+        `frame ${stillIndex} of ${window.length}, sharpness ${sharpness[stillIndex]?.toFixed(0)} vs ${typical.toFixed(0)} typical)`,
     );
   }
-  const keySharpness = window[stillIndex]?.sharpness;
+  const keySharpness = sharpness[stillIndex];
   if (keySharpness !== undefined) {
-    const typical = median(window.map((f) => f.sharpness));
-    if (keySharpness < PLAN_LIMITS.blurredFloor || keySharpness < PLAN_LIMITS.blurredRatio * typical) {
+    if (typical < PLAN_LIMITS.blurredFloor) {
+      reasons.push(`the clip has almost no detail (typical sharpness ${typical.toFixed(1)}); the key frame's focus is not judged`);
+    } else if (keySharpness < PLAN_LIMITS.blurredRatio * typical) {
       warnings.push({
         code: 'KEY_FRAME_BLURRED',
-        message: `the key frame at ${fmt(clipStart + stillIndex / OUTPUT_FPS)} s looks blurred (sharpness ${keySharpness.toFixed(
+        message: `the key frame at ${fmt(clipStart + stillIndex / OUTPUT_FPS)} s looks blurred: sharpness ${keySharpness.toFixed(
           1,
-        )} vs ${typical.toFixed(1)} typical for the clip)`,
+        )}, under ${PLAN_LIMITS.blurredRatio}× the clip's typical ${typical.toFixed(1)}`,
       });
     }
   }
   report(100);
-  return finish(clipStart, duration, stillIndex, reasons, warnings);
+  return finish(clipStart, totalFrames, sourceFrames, stillIndex, reasons, warnings);
+}
+
+/** Frames [from, to] where an automatic key frame may sit: ±keyFrameSearchSeconds around the middle, inside the middle half. */
+export function keyFrameRange(frameCount: number): { from: number; to: number; middle: number; radius: number } {
+  const middle = (frameCount - 1) / 2;
+  const radius = Math.min(PLAN_LIMITS.keyFrameSearchSeconds * OUTPUT_FPS, frameCount / 4);
+  return {
+    from: Math.max(0, Math.ceil(middle - radius)),
+    to: Math.min(frameCount - 1, Math.floor(middle + radius)),
+    middle,
+    radius: Math.max(radius, 0.5),
+  };
+}
+
+/**
+ * The automatic key frame: the highest sharpness × centre weight in the range (weight 1 in the middle, 1 − w at
+ * the edges), so a frame far from the middle wins only when it is clearly sharper; the earliest on ties.
+ */
+export function chooseKeyFrame(sharpness: readonly number[], range: { from: number; to: number; middle: number; radius: number }): number {
+  let best = range.from;
+  let bestScore = -Infinity;
+  for (let i = range.from; i <= range.to && i < sharpness.length; i++) {
+    const d = Math.min(1, Math.abs(i - range.middle) / range.radius);
+    const score = sharpness[i] * (1 - PLAN_LIMITS.keyFrameCentreWeight * d * d);
+    if (score > bestScore) {
+      bestScore = score;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** The longest run of frames [start, start+length) with no cut inside (a cut at c separates c−1 from c). */
+export function longestCutFreeRun(cuts: readonly number[], frameCount: number): { start: number; length: number } {
+  const bounds = [0, ...[...cuts].filter((c) => c > 0 && c < frameCount).sort((x, y) => x - y), frameCount];
+  let best = { start: 0, length: 0 };
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const length = bounds[i + 1] - bounds[i];
+    if (length > best.length) best = { start: bounds[i], length };
+  }
+  return best;
 }
 
 function clampedWarning(keyFrame: number, clipStart: number, index: number): PlanWarning {
@@ -314,20 +403,28 @@ function clampedWarning(keyFrame: number, clipStart: number, index: number): Pla
   };
 }
 
-function sceneCutWarning(times: number[], where: string): PlanWarning {
+function sceneCutWarning(times: string[], where: string): PlanWarning {
   return {
     code: 'SCENE_CUT_IN_CLIP',
-    message: `${where} contains a scene cut (at ${times.map(fmt).join(', ')} s); the Live Photo will jump`,
+    message: `${where} contains a scene cut (at ${times.join(', ')} s); the Live Photo will jump`,
   };
 }
 
-function finish(start: number, duration: number, stillFrameIndex: number, reasons: string[], warnings: PlanWarning[]): ClipPlan {
+function finish(
+  start: number,
+  frames: number,
+  sourceFrames: number,
+  stillFrameIndex: number,
+  reasons: string[],
+  warnings: PlanWarning[],
+): ClipPlan {
   // Round away float noise in times (e.g. 2.0000000004) so plans print and compare cleanly; the still offset
   // stays exactly index/30 so the pair stage's still time matches the rendered frame.
   const r = (v: number) => Math.round(v * 1e6) / 1e6;
   return {
     start: r(start),
-    duration: r(duration),
+    duration: r(frames / OUTPUT_FPS),
+    sourceDuration: r(Math.min(frames, sourceFrames) / OUTPUT_FPS),
     stillOffset: stillFrameIndex / OUTPUT_FPS,
     stillFrameIndex,
     reasons,

@@ -1,9 +1,13 @@
 import * as fs from 'node:fs/promises';
 import { isRemoteSource } from '../../../media/src/ffmpeg';
+import { demuxerKind, rejectedDemuxer } from '../../../media/src/demuxers';
 import { runFfprobe, FfprobeData, FfprobeStream } from '../../../media/src/ffprobe';
 import { isLivePhotoError, LivePhotoError, throwIfAborted } from '../errors';
 import { checkContainerIntegrity } from '../quicktime/boxes';
 import { GpsPosition, SourceInfo, StageContext } from '../types';
+import { chooseCaptureTime } from './capture-time';
+import { isUnsupportedDolbyVision, sourceColorOf } from './color';
+import { displaySize, orientationOfMatrix, parseDisplayMatrix, parseSampleAspectRatio } from './geometry';
 
 /**
  * probe: what is this file? Reads the container with ffprobe and turns every kind of bad input into its own
@@ -31,6 +35,9 @@ export async function probeSource(sourcePath: string, ctx: StageContext = {}): P
     if (remote && /\b(401|403|404|410)\b|Server returned/i.test(probe.stderr)) {
       throw new LivePhotoError('SOURCE_NOT_FOUND', `source ${sourcePath} cannot be fetched: ${reason}`, { file: sourcePath });
     }
+    // The demuxer ffprobe picked is not a video/audio/image container (text as `tty`, subtitles, playlists…).
+    const refused = rejectedDemuxer(probe.stderr);
+    if (refused !== undefined) throw notMedia(sourcePath, refused);
     // ffprobe says "moov atom not found" for anything named .mp4; only a real box file is "truncated".
     if (boxFile && /moov atom not found|truncat|partial file|End of file/i.test(probe.stderr)) {
       throw new LivePhotoError('INPUT_TRUNCATED', `${sourcePath} is truncated or damaged: ${reason}`, {
@@ -80,7 +87,8 @@ async function looksLikeIsoBmff(file: string): Promise<boolean> {
 
 /**
  * A MOV/MP4 cut short (faststart files keep a readable moov, so ffprobe alone does not notice) shows up as a
- * top-level box reaching past the end of the file: the quicktime module's box walk finds it. Only its
+ * top-level box reaching past the end of the file, or, when the box sizes were fixed up after the cut (the
+ * video inside a shortened Motion Photo), as sample tables pointing past it: the quicktime module finds both. Only its
  * INPUT_TRUNCATED verdict counts here; any other complaint about the structure is left to ffprobe, which
  * plays many imperfect files.
  */
@@ -102,9 +110,28 @@ function firstLine(text: string): string {
   return lines[lines.length - 1] ?? 'unknown error';
 }
 
-/** image2 (JPEG/PNG/... by extension) and the *_pipe demuxers (content-sniffed images). */
+/** image2 (JPEG/PNG/... by extension), the *_pipe demuxers (content-sniffed images) and apng. */
 function isImageFormat(formatName: string): boolean {
-  return formatName.split(',').some((f) => f === 'image2' || f.endsWith('_pipe'));
+  return demuxerKind(formatName) === 'image';
+}
+
+/** Animated GIFs are accepted as short videos; a GIF with a single frame is a still like a JPEG. */
+function isSingleFrameGif(formatName: string, data: FfprobeData): boolean {
+  if (formatName !== 'gif') return false;
+  const frames = data.streams.filter((s) => s.codec_type === 'video').map((s) => num(s.nb_frames));
+  return frames.length > 0 && frames.every((n) => n !== undefined && n <= 1);
+}
+
+/**
+ * A file some ffmpeg demuxer can open but that is no audio/video container (media/src/demuxers.ts has the
+ * allow-list): a .txt file opens as `tty` and would otherwise become a Live Photo of its rendered text.
+ */
+function notMedia(sourcePath: string, formatName: string): LivePhotoError {
+  return new LivePhotoError(
+    'INPUT_NOT_MEDIA',
+    `${sourcePath} is not a video: ffmpeg reads it as '${formatName}', which is not an audio/video container vid2live accepts`,
+    { file: sourcePath, formatName },
+  );
 }
 
 /** "30000/1001" → 29.97; "0/0" → 0 */
@@ -169,6 +196,8 @@ export function parseIso6709(text: string): GpsPosition | undefined {
   const latitude = toDegrees(m[1], 2);
   const longitude = toDegrees(m[2], 3);
   if (!(Math.abs(latitude) <= 90 && Math.abs(longitude) <= 180)) return undefined;
+  // 0°, 0° (`+00.0000+000.0000/`) is what phones write without a fix: a point in the Gulf of Guinea, not a place.
+  if (latitude === 0 && longitude === 0) return undefined;
   const pos: GpsPosition = { latitude, longitude };
   if (m[3] !== undefined) pos.altitude = Number(m[3]);
   return pos;
@@ -193,6 +222,27 @@ function isPlaceholderTime(t: string): boolean {
   return /^(1904|1970)-01-01T00:00:00/.test(t);
 }
 
+/**
+ * The picture of the file when it has several video tracks (a Pixel motion photo carries a 2.1 s clip and a
+ * one-frame high-resolution track; some cameras add a low-resolution proxy): the longest one, then the one with
+ * the most frames, then the largest. Cover art (attached pictures) was removed before.
+ */
+export function chooseMainVideoStream(videos: FfprobeStream[]): FfprobeStream | undefined {
+  const score = (s: FfprobeStream) => [num(s.duration) ?? 0, num(s.nb_frames) ?? 0, (s.width ?? 0) * (s.height ?? 0)];
+  let best: FfprobeStream | undefined;
+  for (const v of videos) {
+    if (!best) {
+      best = v;
+      continue;
+    }
+    const [a, b] = [score(v), score(best)];
+    // durations within 5 % are "the same length": frame counts decide
+    const sameLength = Math.abs(a[0] - b[0]) <= 0.05 * Math.max(a[0], b[0]);
+    if (!sameLength ? a[0] > b[0] : a[1] !== b[1] ? a[1] > b[1] : a[2] > b[2]) best = v;
+  }
+  return best;
+}
+
 /** Builds SourceInfo from ffprobe's JSON, or throws the input error that explains why it is not a usable video. */
 export function sourceInfoFromFfprobe(sourcePath: string, sizeBytes: number, data: FfprobeData): SourceInfo {
   const formatName = data.format?.format_name ?? '';
@@ -202,9 +252,17 @@ export function sourceInfoFromFfprobe(sourcePath: string, sizeBytes: number, dat
       formatName,
     });
   }
+  // probeSource's ffprobe already refuses other demuxers; this also covers ffprobe JSON from elsewhere.
+  if (formatName && demuxerKind(formatName) === undefined) throw notMedia(sourcePath, formatName);
+  if (isSingleFrameGif(formatName, data)) {
+    throw new LivePhotoError('INPUT_IS_IMAGE', `${sourcePath} is a still image (a GIF with one frame), not a video`, {
+      file: sourcePath,
+      formatName,
+    });
+  }
   const videos = data.streams.filter((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
   const audios = data.streams.filter((s) => s.codec_type === 'audio');
-  const video = videos[0];
+  const video = chooseMainVideoStream(videos);
   if (!video) {
     if (audios.length > 0) {
       throw new LivePhotoError('INPUT_NO_VIDEO', `${sourcePath} has no video stream (audio only: ${audios[0].codec_name})`, {
@@ -232,8 +290,19 @@ export function sourceInfoFromFfprobe(sourcePath: string, sizeBytes: number, dat
 
   const width = video.width ?? 0;
   const height = video.height ?? 0;
-  const rotation = rotationOf(video);
-  const quarterTurn = rotation === 90 || rotation === 270;
+  const matrixText = video.side_data_list?.find((s) => typeof s.displaymatrix === 'string')?.displaymatrix as string | undefined;
+  const orientation = orientationOfMatrix(parseDisplayMatrix(matrixText), rotationOf(video));
+  const rotation = orientation.rotation;
+  const sampleAspectRatio = parseSampleAspectRatio(video.sample_aspect_ratio);
+  const { displayWidth, displayHeight } = displaySize(width, height, sampleAspectRatio, rotation);
+  const color = sourceColorOf(video);
+  if (isUnsupportedDolbyVision(color)) {
+    throw new LivePhotoError(
+      'INPUT_UNSUPPORTED',
+      `${sourcePath} is Dolby Vision profile ${color.dolbyVision?.profile} without a backward-compatible base layer; its colours cannot be converted`,
+      { file: sourcePath, dolbyVision: color.dolbyVision },
+    );
+  }
   const avg = parseRate(video.avg_frame_rate);
   const real = parseRate(video.r_frame_rate);
   const fps = avg > 0 ? avg : real > 0 ? real : nbFrames ? nbFrames / duration : 0;
@@ -244,9 +313,12 @@ export function sourceInfoFromFfprobe(sourcePath: string, sizeBytes: number, dat
   const vTags = lowerKeys(video.tags);
   const captureCandidates = [
     pick(fmtTags, ['com.apple.quicktime.creationdate']), // keeps the local offset, e.g. 2025-01-01T11:06:46+0900
-    pick(fmtTags, ['creation_time', 'date']),
+    pick(fmtTags, ['creation_time']),
+    pick(fmtTags, ['date']),
     pick(vTags, ['creation_time']),
   ].filter((t): t is string => !!t && !isPlaceholderTime(t));
+  // A stated offset beats UTC: the pair stage can then write local time without guessing the zone.
+  const captureTime = chooseCaptureTime(captureCandidates);
   const location = pick(fmtTags, ['com.apple.quicktime.location.iso6709', 'location', 'location-eng']);
   const gps = location ? parseIso6709(location) : undefined;
   const audio = audios[0];
@@ -259,8 +331,13 @@ export function sourceInfoFromFfprobe(sourcePath: string, sizeBytes: number, dat
     width,
     height,
     rotation,
-    displayWidth: quarterTurn ? height : width,
-    displayHeight: quarterTurn ? width : height,
+    mirrored: orientation.mirrored,
+    orientationFilters: orientation.filters,
+    sampleAspectRatio,
+    displayWidth,
+    displayHeight,
+    videoStreamIndex: video.index,
+    color,
     fps,
     variableFrameRate,
     videoCodec: video.codec_name ?? 'unknown',
@@ -270,7 +347,7 @@ export function sourceInfoFromFfprobe(sourcePath: string, sizeBytes: number, dat
   };
   if (nbFrames !== undefined) info.frameCount = nbFrames;
   if (audio?.codec_name) info.audioCodec = audio.codec_name;
-  if (captureCandidates[0]) info.captureTime = captureCandidates[0];
+  if (captureTime) info.captureTime = captureTime;
   if (gps) info.gps = gps;
   const make = pick(fmtTags, ['com.apple.quicktime.make', 'make', 'com.android.manufacturer']);
   const model = pick(fmtTags, ['com.apple.quicktime.model', 'model', 'com.android.model']);

@@ -123,7 +123,8 @@ describe('renderClip', () => {
     expectLivePhotoMovie(r, plan, facts);
     // the movie frame equals the source frame turned the way a player displays it (ffmpeg autorotate);
     // the picture turned the other way (upside down relative to it) scores far lower
-    const toRgb = 'scale=in_color_matrix=bt709:in_range=tv,format=rgb24';
+    // the generated source is untagged SD: BT.601, as players (and the engine) read it
+    const toRgb = 'scale=in_color_matrix=bt601:in_range=tv,format=rgb24';
     const upright = ffmpegSync(['-i', src, '-vf', `select='eq(n,30)',${toRgb}`, '-frames:v', '1', '-update', '1', at('upright.png')]);
     expect(stillSize(upright)).toEqual({ width: 240, height: 320 });
     expect(stillVersusMovieFramePsnr(upright, r.moviePath, plan.stillFrameIndex)).toBeGreaterThanOrEqual(30);

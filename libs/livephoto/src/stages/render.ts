@@ -1,8 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createFfmpegCommand, ffmpegInput, runFfmpegCommand } from '../../../media/src/ffmpeg';
+import { sourceInputOptions } from '../../../media/src/demuxers';
 import { LivePhotoError, throwIfAborted } from '../errors';
-import { ClipPlan, MAX_LONG_SIDE, OUTPUT_FPS, SourceInfo, StageContext, VideoCodec } from '../types';
+import { resetDisplayMatrices } from '../quicktime/reset-matrix';
+import { colorConversionFilters, SourceColor } from './color';
+import { ClipPlan, MAX_LONG_SIDE, MOVIE_TIMESCALE, OUTPUT_FPS, SourceInfo, StageContext, VideoCodec } from '../types';
 
 export interface RenderOptions extends StageContext {
   /** private folder for the intermediates (the caller removes it) */
@@ -20,6 +23,8 @@ export interface RenderedClip {
   frameCount: number;
   /** seconds from the start of the MOV at which the still was taken (= plan.stillOffset) */
   stillTime: number;
+  /** true when an HDR source was tone mapped to SDR */
+  toneMapped: boolean;
 }
 
 /** Upright output size: long side ≤ MAX_LONG_SIDE, aspect kept, both even (4:2:0 needs even dimensions). */
@@ -29,25 +34,70 @@ export function outputFrameSize(displayWidth: number, displayHeight: number): { 
   return { width: even(displayWidth * scale), height: even(displayHeight * scale) };
 }
 
+export interface RenderGraphSpec {
+  /** ffprobe index of the video stream to use */
+  streamIndex: number;
+  /** upright output size */
+  width: number;
+  height: number;
+  /** the source's colour: converted (never relabelled) to BT.709 limited range, HDR tone mapped */
+  color: SourceColor;
+  /** transpose/hflip/vflip turning the coded frame upright (autorotate is off) */
+  orientationFilters: string[];
+  stillFrameIndex: number;
+  stillFormat: 'jpeg' | 'png';
+  /** seconds of the last source frame held at the end, when the source is shorter than the shortest clip */
+  holdSeconds?: number;
+  /** coded size of the source: zscale cannot read 4:2:0 frames of odd size, so those lose their last row/column */
+  codedWidth?: number;
+  codedHeight?: number;
+}
+
+/** True when the orientation filters swap width and height (a quarter turn). */
+function transposes(filters: string[]): boolean {
+  return filters.some((f) => f.startsWith('transpose'));
+}
+
 /**
- * The filter graph of the render: one decode, split into the movie and the still, so the still is exactly the
- * movie's frame `stillFrameIndex` before encoding.
- * - ffmpeg's autorotate (on by default) has already turned the picture upright before `[0:v]`.
+ * The filter graph of the render: one decode, one colour conversion, split into the movie and the still, so the
+ * still is exactly the movie's frame `stillFrameIndex` before encoding (same pixels in both halves).
  * - setpts restarts at 0 so frame n of the fps grid is n/30 s into the clip (input seeking can leave an offset).
- * - fps before scale: the same frames, but a 60 fps 4K source is only scaled 30 times a second.
+ * - fps before the conversion: a 60 fps 4K source is only converted 30 times a second; the conversion (zscale:
+ *   size, matrix, range, primaries, HDR tone mapping) runs before the rotation, on the pre-rotation output size,
+ *   so the transpose moves 8-bit output pixels, not float source pixels.
+ * - setsar=1: the sample aspect ratio was applied in the output size (square pixels out).
+ * - tpad holds the last frame when the source is shorter than the shortest clip (the rule in plan.ts).
  * - the still is converted from the movie's BT.709 limited range to what its format implies (JPEG/JFIF:
  *   BT.601 full range; PNG: RGB), so it looks like the movie frame in viewers.
  */
-export function buildRenderFilterGraph(width: number, height: number, stillFrameIndex: number, stillFormat: 'jpeg' | 'png'): string {
+export function buildRenderFilterGraph(spec: RenderGraphSpec): { graph: string; toneMapped: boolean } {
+  const { width, height, stillFrameIndex, stillFormat } = spec;
   const stillConversion =
     stillFormat === 'jpeg'
       ? // the colorspace filter converts the matrix precisely (swscale's yuv→yuv matrix change costs ~15 dB)
         'colorspace=ispace=bt709:iprimaries=bt709:itrc=bt709:irange=tv:space=bt470bg:primaries=bt709:trc=bt709:range=pc:format=yuv420p,format=yuvj420p'
       : 'scale=in_color_matrix=bt709:in_range=tv,format=rgb24';
-  return [
-    `[0:v:0]setpts=PTS-STARTPTS,fps=${OUTPUT_FPS},scale=${width}:${height}:flags=bicubic,setsar=1,format=yuv420p,split=2[movie][forstill]`,
-    `[forstill]select='eq(n,${stillFrameIndex})',${stillConversion}[still]`,
-  ].join(';');
+  const quarterTurn = transposes(spec.orientationFilters);
+  const conversion = colorConversionFilters(spec.color, quarterTurn ? height : width, quarterTurn ? width : height);
+  const hold = spec.holdSeconds && spec.holdSeconds > 0 ? [`tpad=stop_mode=clone:stop_duration=${spec.holdSeconds.toFixed(6)}`] : [];
+  const odd = (spec.codedWidth ?? 0) % 2 === 1 || (spec.codedHeight ?? 0) % 2 === 1;
+  const chain = [
+    'setpts=PTS-STARTPTS',
+    `fps=${OUTPUT_FPS}`,
+    ...(odd ? ['crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0'] : []),
+    ...conversion.filters,
+    ...spec.orientationFilters,
+    'setsar=1',
+    ...hold,
+    'split=2[movie][forstill]',
+  ];
+  return {
+    graph: [
+      `[0:${spec.streamIndex}]${chain.join(',')}`,
+      `[forstill]select='eq(n,${stillFrameIndex})',${stillConversion}[still]`,
+    ].join(';'),
+    toneMapped: conversion.toneMapped,
+  };
 }
 
 function videoCodecOptions(codec: VideoCodec): string[] {
@@ -75,6 +125,9 @@ export function movieEncodeArgs(codec: VideoCodec, frameCount: number, hasAudio:
     '-sn', '-dn',
     // The pair stage writes the Live Photo metadata; nothing from the source may leak (rotation, GPS, …).
     '-map_metadata', '-1', '-map_chapters', '-1',
+    // Apple's movie timescale: 30 fps frame starts (n/30 s) are whole ticks of 1/600 s, so the still-image-time
+    // marker can sit exactly on the still's frame (ffmpeg's default 1000 puts n/30 between ticks).
+    '-movie_timescale', String(MOVIE_TIMESCALE),
     // `-f mov` makes the ftyp major brand `qt  ` (Apple's); moov stays last like an iPhone file.
     '-f', 'mov',
   ];
@@ -107,6 +160,26 @@ export async function renderClip(
   const stillPath = path.join(workDir, options.stillFormat === 'jpeg' ? 'still.jpg' : 'still.png');
 
   const movieOptions = movieEncodeArgs(codec, frameCount, source.hasAudio);
+  // A source shorter than the shortest clip: read all of it and hold its last frame (audio padded with silence).
+  const sourceSeconds = Math.min(plan.duration, plan.sourceDuration ?? plan.duration);
+  const holdSeconds = plan.duration - sourceSeconds > 0.5 / OUTPUT_FPS ? plan.duration - sourceSeconds : 0;
+  if (holdSeconds > 0 && source.hasAudio) {
+    const at = movieOptions.indexOf('-c:a');
+    movieOptions.splice(at, 0, '-af', `apad=whole_dur=${plan.duration.toFixed(6)}`);
+    movieOptions.splice(movieOptions.indexOf('-f'), 0, '-t', plan.duration.toFixed(6));
+  }
+  const graph = buildRenderFilterGraph({
+    streamIndex: source.videoStreamIndex,
+    width,
+    height,
+    color: source.color,
+    orientationFilters: source.orientationFilters,
+    stillFrameIndex: plan.stillFrameIndex,
+    stillFormat: options.stillFormat,
+    holdSeconds,
+    codedWidth: source.width,
+    codedHeight: source.height,
+  });
   const stillOptions =
     options.stillFormat === 'jpeg'
       ? ['-map', '[still]', '-c:v', 'mjpeg', '-q:v', '2', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1']
@@ -115,8 +188,12 @@ export async function renderClip(
   const command = createFfmpegCommand()
     .input(ffmpegInput(sourcePath))
     // input seeking: ffmpeg jumps to the key frame before `start` and decodes only the clip
-    .inputOptions('-ss', plan.start.toFixed(6), '-t', plan.duration.toFixed(6))
-    .complexFilter(buildRenderFilterGraph(width, height, plan.stillFrameIndex, options.stillFormat))
+    .inputOptions('-ss', plan.start.toFixed(6), '-t', sourceSeconds.toFixed(6))
+    // the display matrix is applied by the graph (ffmpeg 5.1's autorotate ignores mirroring)
+    .inputOptions('-noautorotate')
+    // only the video demuxers the probe stage accepted may open the source (see media/src/demuxers.ts)
+    .inputOptions(...sourceInputOptions())
+    .complexFilter(graph.graph)
     .output(moviePath)
     .outputOptions(...movieOptions)
     .output(stillPath)
@@ -138,5 +215,7 @@ export async function renderClip(
       });
     }
   }
-  return { moviePath, stillPath, width, height, frameCount, stillTime: plan.stillOffset };
+  // The pixels are upright now; ffmpeg 5.1 copies the source's display matrix to the output all the same.
+  await resetDisplayMatrices(moviePath);
+  return { moviePath, stillPath, width, height, frameCount, stillTime: plan.stillOffset, toneMapped: graph.toneMapped };
 }
