@@ -51,11 +51,17 @@ const MATRICES: Record<string, string> = {
   gbr: 'gbr',
 };
 
+/**
+ * Gamuts we convert from. The SD gamuts (EBU bt470bg, SMPTE-C smpte170m/240m) are shown as BT.709, like
+ * players and TVs do: their video was graded on such displays, and converting SMPTE-C would desaturate
+ * saturated colours by up to ~16 % against what every viewer shows. Wide gamuts (BT.2020, Display P3, DCI-P3)
+ * are converted.
+ */
 const PRIMARIES: Record<string, string> = {
   bt709: '709',
-  bt470bg: 'bt470bg',
-  smpte170m: '170m',
-  smpte240m: '240m',
+  bt470bg: '709',
+  smpte170m: '709',
+  smpte240m: '709',
   bt2020: '2020',
   smpte432: 'smpte432', // Display P3 (D65): what an iPhone records
   smpte431: 'smpte431',
