@@ -153,6 +153,23 @@ describe('planClip: automatic window and key frame on generated sources', () => 
     expect(codes(sharp)).not.toContain('KEY_FRAME_BLURRED');
   });
 
+  it('does not call a flat, dark clip blurred: there is no detail to judge, and the reasons say so', async () => {
+    const src = ffmpegSync(['-f', 'lavfi', '-i', 'color=c=0x101010:s=320x240:r=30:d=3', ...x264, at('dark.mp4')]);
+    const plan = await planClip(await probeSource(src), {});
+    expect(codes(plan)).not.toContain('KEY_FRAME_BLURRED');
+    expect(plan.reasons.join(' ')).toMatch(/almost no detail/);
+  });
+
+  it('does not call a smooth slow-down shaky (the genuine iPhone clip: a camera coming to rest)', async () => {
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'testsrc2=s=640x360:r=30:d=3',
+      // a pan that decelerates: fast motion, but changing smoothly from frame to frame
+      '-vf', "crop=320:240:x='min(300,300*(1-pow(1-t/3,2)))':y=60", ...x264, at('slowdown.mp4'),
+    ]);
+    const plan = await planClip(await probeSource(src), { start: 0 });
+    expect(codes(plan)).not.toContain('CLIP_SHAKY');
+  });
+
   it('warns MOTION_TOO_FAST on a clip of pure noise', async () => {
     const src = ffmpegSync(['-f', 'lavfi', '-i', 'nullsrc=s=320x240:r=30:d=2,geq=lum=random(1)*255:cb=128:cr=128', ...x264, at('noise.mp4')]);
     const plan = await planClip(await probeSource(src), {});
