@@ -1,9 +1,9 @@
-import { promises as fs } from 'node:fs';
-import { LivePhotoError } from './errors';
-import { isContentIdentifier, readJpegExif } from './exif';
-import { readHeicExif } from './heif';
+import { isLivePhotoError, LivePhotoError, LivePhotoErrorCode } from './errors';
+import { isContentIdentifier, readJpegExif, readJpegHeader } from './exif';
+import { readHeicExifFromHandle } from './heif';
 import { readMotionPhoto } from './motion-photo';
 import { readLivePhotoMov } from './quicktime';
+import { openRegularFile, readAt } from './quicktime/regular-file';
 
 /**
  * The validator: is this pair a Live Photo, and if not, why not (spec §5 checklist). Errors are what stops a
@@ -43,6 +43,24 @@ export type InspectCode =
 export interface InspectIssue {
   code: InspectCode;
   message: string;
+  /** for STILL_UNREADABLE / MOVIE_UNREADABLE / NOT_MOTION_PHOTO: the typed error that made the file unreadable */
+  errorCode?: LivePhotoErrorCode;
+}
+
+export interface InspectOptions {
+  /**
+   * a still larger than this is refused (STILL_UNREADABLE, INVALID_CONTAINER) from its size alone, never read;
+   * default DEFAULT_MAX_STILL_BYTES
+   */
+  maxStillBytes?: number;
+}
+
+/** A still photo over this is no phone's (a 48 MP HEIC is ~10 MB, a 48 MP JPEG ~25 MB). */
+export const DEFAULT_MAX_STILL_BYTES = 64 * 1024 * 1024;
+
+/** The issue for a file that could not be read at all, keeping the typed error's code. */
+function unreadable(code: InspectCode, file: string, e: unknown): InspectIssue {
+  return { code, message: `${file}: ${(e as Error).message}`, ...(isLivePhotoError(e) ? { errorCode: e.code } : {}) };
 }
 
 export interface InspectReport {
@@ -66,15 +84,15 @@ interface StillFacts {
   height?: number;
 }
 
-export async function inspectLivePhoto(stillPath: string, moviePath: string): Promise<InspectReport> {
+export async function inspectLivePhoto(stillPath: string, moviePath: string, options: InspectOptions = {}): Promise<InspectReport> {
   const errors: InspectIssue[] = [];
   const warnings: InspectIssue[] = [];
   const facts: Record<string, string> = {};
   const err = (code: InspectCode, message: string) => errors.push({ code, message });
   const warn = (code: InspectCode, message: string) => warnings.push({ code, message });
 
-  const still = await inspectStill(stillPath, err, warn).catch((e: unknown) => {
-    err('STILL_UNREADABLE', `${stillPath}: ${(e as Error).message}`);
+  const still = await inspectStill(stillPath, err, warn, options.maxStillBytes ?? DEFAULT_MAX_STILL_BYTES).catch((e: unknown) => {
+    errors.push(unreadable('STILL_UNREADABLE', stillPath, e));
     return undefined;
   });
   if (still) {
@@ -139,7 +157,7 @@ export async function inspectLivePhoto(stillPath: string, moviePath: string): Pr
       }
     }
   } catch (e) {
-    err('MOVIE_UNREADABLE', `${moviePath}: ${(e as Error).message}`);
+    errors.push(unreadable('MOVIE_UNREADABLE', moviePath, e));
   }
 
   const stillId = still?.contentIdentifier ?? null;
@@ -169,23 +187,40 @@ async function inspectStill(
   stillPath: string,
   err: (c: InspectCode, m: string) => void,
   warn: (c: InspectCode, m: string) => void,
+  maxStillBytes: number,
 ): Promise<StillFacts> {
-  const buf = await fs.readFile(stillPath);
+  // Read by offset from a regular file of bounded size: a FIFO, a device or a directory is refused before any
+  // read, and neither a JPEG's image data nor a HEIC's media data is ever loaded.
+  const { handle, size: fileSize } = await openRegularFile(stillPath);
   let format: StillFacts['format'];
   let parsed;
   let size: { width: number; height: number } | undefined;
-  if (buf[0] === 0xff && buf[1] === 0xd8) {
-    format = 'jpeg';
-    const exif = readJpegExif(buf);
-    if (exif.exifApp1Count > 1) warn('MULTIPLE_EXIF_APP1', `the JPEG has ${exif.exifApp1Count} Exif APP1 segments; readers may pick the wrong one`);
-    parsed = exif.tiff;
-    size = jpegSize(buf);
-  } else if (buf.toString('latin1', 4, 8) === 'ftyp') {
-    format = 'heic';
-    const heic = readHeicExif(buf);
-    parsed = heic.tiff;
-  } else {
-    throw new LivePhotoError('INVALID_CONTAINER', 'the still is neither a JPEG nor a HEIF file');
+  try {
+    if (fileSize > maxStillBytes) {
+      throw new LivePhotoError('INVALID_CONTAINER', `the still is ${fileSize} B; a still may be at most ${maxStillBytes} B`, {
+        path: stillPath,
+        size: fileSize,
+        maxBytes: maxStillBytes,
+        reason: 'too-large',
+      });
+    }
+    const magic = await readAt(handle, Math.min(12, fileSize), 0);
+    if (magic[0] === 0xff && magic[1] === 0xd8) {
+      format = 'jpeg';
+      const header = await readJpegHeader(handle, fileSize);
+      const exif = readJpegExif(header);
+      if (exif.exifApp1Count > 1) warn('MULTIPLE_EXIF_APP1', `the JPEG has ${exif.exifApp1Count} Exif APP1 segments; readers may pick the wrong one`);
+      parsed = exif.tiff;
+      size = jpegSize(header);
+    } else if (magic.length >= 8 && magic.toString('latin1', 4, 8) === 'ftyp') {
+      format = 'heic';
+      const heic = await readHeicExifFromHandle(handle, fileSize);
+      parsed = heic.tiff;
+    } else {
+      throw new LivePhotoError('INVALID_CONTAINER', 'the still is neither a JPEG nor a HEIF file');
+    }
+  } finally {
+    await handle.close();
   }
 
   if (!parsed) {
@@ -267,11 +302,21 @@ export async function inspectMotionPhoto(filePath: string): Promise<InspectRepor
     }
     facts['motion photo'] = `${filePath}: version ${mp.version ?? '?'}, video ${mp.videoLength ?? '?'} B at ${mp.videoOffset ?? '?'} (${mp.videoMime ?? '?'}, brand ${mp.videoBrand ?? '?'})`;
     if (stillTime !== null) facts['presentation time'] = `${stillTime.toFixed(3)} s`;
-    const exif = readJpegExif(await fs.readFile(filePath));
+    const exif = readJpegExif(await readJpegHeaderOf(filePath));
     contentIdentifier = exif.tiff?.makerNote?.contentIdentifier ?? null;
     if (contentIdentifier) facts['content identifier'] = contentIdentifier;
   } catch (e) {
-    errors.push({ code: 'NOT_MOTION_PHOTO', message: `${filePath}: ${(e as Error).message}` });
+    errors.push(unreadable('NOT_MOTION_PHOTO', filePath, e));
   }
   return { kind: 'motion-photo', valid: errors.length === 0, contentIdentifier, stillTime, facts, errors, warnings };
+}
+
+/** The header segments of a JPEG file, read by offset (a Motion Photo's video is never loaded). */
+async function readJpegHeaderOf(filePath: string): Promise<Buffer> {
+  const { handle, size } = await openRegularFile(filePath);
+  try {
+    return await readJpegHeader(handle, size);
+  } finally {
+    await handle.close();
+  }
 }

@@ -194,3 +194,70 @@ export function findJpegEnd(jpeg: Buffer): number {
   }
   throw new LivePhotoError('INVALID_CONTAINER', 'JPEG has no EOI marker');
 }
+
+/** Header segments (APPn, DQT, SOF, …) of a JPEG on disk may take this much at most; more is INVALID_CONTAINER. */
+export const MAX_JPEG_HEADER_BYTES = 16 * 1024 * 1024;
+const JPEG_READ_CHUNK = 64 * 1024;
+
+/**
+ * The header of a JPEG on disk: SOI up to and including its first SOS segment, read in chunks by offset (the
+ * entropy-coded data and any trailer, such as a Motion Photo's video, are never read). Stops early at EOI, at
+ * the end of the file or at bytes that are not a marker, returning what it has, so the in-memory readers
+ * (`listJpegSegments`, `readJpegExif`) report the damage as they would on the whole file. A header over
+ * `maxHeaderBytes` is INVALID_CONTAINER; so is a file that does not start with SOI.
+ */
+export async function readJpegHeader(
+  handle: { read: (buf: Buffer, offset: number, length: number, position: number) => Promise<{ bytesRead: number }> },
+  fileSize: number,
+  maxHeaderBytes = MAX_JPEG_HEADER_BYTES,
+): Promise<Buffer> {
+  let buf = Buffer.alloc(Math.min(fileSize, maxHeaderBytes, JPEG_READ_CHUNK));
+  let have = 0;
+  const limit = Math.min(fileSize, maxHeaderBytes);
+  /** make at least `n` bytes available, unless the file (or the header budget) ends first */
+  const ensure = async (n: number): Promise<void> => {
+    if (n > maxHeaderBytes && fileSize > maxHeaderBytes) {
+      throw new LivePhotoError('INVALID_CONTAINER', `the JPEG header is larger than ${maxHeaderBytes} B`, { maxHeaderBytes });
+    }
+    while (have < n && have < limit) {
+      if (have === buf.length) {
+        const grown = Buffer.alloc(Math.min(limit, Math.max(buf.length * 2, n)));
+        buf.copy(grown, 0, 0, have);
+        buf = grown;
+      }
+      const { bytesRead } = await handle.read(buf, have, buf.length - have, have);
+      if (bytesRead === 0) break;
+      have += bytesRead;
+    }
+  };
+  await ensure(4);
+  if (have < 4 || buf[0] !== 0xff || buf[1] !== JpegMarker.SOI) throw new LivePhotoError('INVALID_CONTAINER', 'not a JPEG (no SOI marker)');
+  let pos = 2;
+  for (;;) {
+    if (pos + 4 > have) await ensure(pos + 4);
+    if (pos >= have || buf[pos] !== 0xff) return buf.subarray(0, Math.min(have, pos + 1));
+    let m = pos + 1;
+    for (;;) {
+      if (m + 1 > have) await ensure(m + 1);
+      if (m >= have || buf[m] !== 0xff) break;
+      m++; // fill bytes
+    }
+    if (m >= have) return buf.subarray(0, have);
+    const marker = buf[m];
+    const start = m - 1;
+    if (STANDALONE(marker)) {
+      pos = start + 2;
+      continue;
+    }
+    if (marker === JpegMarker.EOI || marker === JpegMarker.SOI) return buf.subarray(0, m + 1);
+    if (start + 4 > have) await ensure(start + 4);
+    if (start + 4 > have) return buf.subarray(0, have);
+    const fieldLength = buf.readUInt16BE(start + 2);
+    if (fieldLength < 2) return buf.subarray(0, start + 4);
+    const segmentEnd = start + 2 + fieldLength;
+    if (segmentEnd > have) await ensure(segmentEnd);
+    if (segmentEnd > have) return buf.subarray(0, have);
+    if (marker === JpegMarker.SOS) return buf.subarray(0, segmentEnd);
+    pos = segmentEnd;
+  }
+}

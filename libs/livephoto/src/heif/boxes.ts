@@ -1,4 +1,5 @@
 import { LivePhotoError } from '../errors';
+import { decodeBoxHeader } from '../quicktime/boxes';
 
 /** ISO BMFF box primitives for HEIF: headers (incl. 64-bit largesize and size-0 "to end"), and builders. */
 
@@ -18,27 +19,24 @@ export function invalidHeif(message: string): LivePhotoError {
   return new LivePhotoError('INVALID_CONTAINER', `HEIF: ${message}`);
 }
 
-/** Child boxes laid end to end in `buf[start, end)`. */
-export function readBoxes(buf: Buffer, start: number, end: number): BoxHeader[] {
+/** Boxes one `readBoxes` call may list; a genuine HEIC has at most a few thousand in any one box. */
+export const MAX_HEIF_BOXES_PER_LEVEL = 100_000;
+
+/**
+ * Child boxes laid end to end in `buf[start, end)`: one level, never recursive (callers descend explicitly into
+ * the few containers HEIF has: meta → iinf/iprp/iref/grpl → ipco). Headers are decoded by the same function as
+ * the QuickTime reader's (`decodeBoxHeader`); more than `maxBoxes` boxes is INVALID_CONTAINER.
+ */
+export function readBoxes(buf: Buffer, start: number, end: number, maxBoxes = MAX_HEIF_BOXES_PER_LEVEL): BoxHeader[] {
   const boxes: BoxHeader[] = [];
   let pos = start;
   while (pos < end) {
-    if (pos + 8 > end) throw invalidHeif(`truncated box header at ${pos}`);
-    let size = buf.readUInt32BE(pos);
-    const type = buf.toString('latin1', pos + 4, pos + 8);
-    let headerSize = 8;
-    let toEnd = false;
-    if (size === 1) {
-      if (pos + 16 > end) throw invalidHeif(`truncated largesize header of '${type}' at ${pos}`);
-      size = Number(buf.readBigUInt64BE(pos + 8));
-      headerSize = 16;
-    } else if (size === 0) {
-      size = end - pos;
-      toEnd = true;
-    }
-    if (size < headerSize || pos + size > end) throw invalidHeif(`box '${type}' at ${pos} (size ${size}) overruns its parent`);
-    boxes.push({ type, start: pos, headerSize, size, end: pos + size, toEnd });
-    pos += size;
+    const h = decodeBoxHeader(buf, pos, end - pos, end - pos);
+    if (!h) throw invalidHeif(`truncated box header at ${pos}`);
+    if (h.size < h.headerSize || pos + h.size > end) throw invalidHeif(`box '${h.type}' at ${pos} (size ${h.size}) overruns its parent`);
+    if (boxes.length >= maxBoxes) throw invalidHeif(`more than ${maxBoxes} boxes at one level (at ${pos})`);
+    boxes.push({ type: h.type, start: pos, headerSize: h.headerSize, size: h.size, end: pos + h.size, toEnd: h.extendsToEnd });
+    pos += h.size;
   }
   return boxes;
 }

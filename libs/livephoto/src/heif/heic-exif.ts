@@ -1,10 +1,14 @@
 import { HEIF_ENC_NCLX } from '../../../media/src/heif-enc';
 import { LivePhotoError } from '../errors';
 import { parseExifTiff, ParsedExifTiff } from '../exif/tiff';
+import type { FileHandle } from 'node:fs/promises';
+import { openRegularFile } from '../quicktime/regular-file';
 import { box, fullBox, invalidHeif, u16be } from './boxes';
+import { readHeifHead, readHeifItem } from './heif-reader';
 import {
   FileType,
   HeifFile,
+  HeifLimits,
   HeifMeta,
   parseHeif,
   propertiesOf,
@@ -167,15 +171,42 @@ export interface HeicExif {
   primaryColourTypes: string[];
 }
 
-export function readHeicExif(heic: Buffer): HeicExif {
-  const file = parseHeif(heic);
-  const { meta } = file;
+/** An Exif item holds a few kB (a thumbnail at most); more is not an Exif block. */
+export const MAX_EXIF_ITEM_BYTES = 4 * 1024 * 1024;
+
+export function readHeicExif(heic: Buffer, limits: HeifLimits = {}): HeicExif {
+  const file = parseHeif(heic, limits);
+  return describeHeicExif(file.meta, file.fileType, (id) => readItemData(file, id, MAX_EXIF_ITEM_BYTES));
+}
+
+/**
+ * `readHeicExif` for a file on disk, read by offset (`readHeifHead`): only `ftyp`, `meta` and the Exif item's
+ * extents are loaded, whatever the size of the file. The file must be regular (see `openRegularFile`).
+ */
+export async function readHeicExifFromFile(path: string, limits: HeifLimits = {}): Promise<HeicExif> {
+  const { handle, size } = await openRegularFile(path);
+  try {
+    return await readHeicExifFromHandle(handle, size, limits);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `readHeicExifFromFile` on an open regular file of `size` bytes. */
+export async function readHeicExifFromHandle(handle: FileHandle, size: number, limits: HeifLimits = {}): Promise<HeicExif> {
+  const head = await readHeifHead(handle, size, limits);
+  const exifItemId = head.meta.itemInfo?.entries.find((e) => e.itemType === 'Exif')?.itemId;
+  const payload = exifItemId === undefined ? undefined : await readHeifItem(handle, head, exifItemId, MAX_EXIF_ITEM_BYTES);
+  return describeHeicExif(head.meta, head.fileType, () => payload!);
+}
+
+function describeHeicExif(meta: HeifMeta, brands: FileType, exifPayload: (itemId: number) => Buffer): HeicExif {
   const exifItems = meta.itemInfo?.entries.filter((e) => e.itemType === 'Exif') ?? [];
   const exifItemId = exifItems[0]?.itemId ?? null;
   const primaryItemId = meta.primaryItem?.itemId ?? null;
   let tiff: ParsedExifTiff | null = null;
   if (exifItemId !== null) {
-    const payload = readItemData(file, exifItemId);
+    const payload = exifPayload(exifItemId);
     if (payload.length < 4) throw invalidHeif(`Exif item ${exifItemId} is shorter than its header`);
     tiff = parseExifTiff(payload.subarray(4 + payload.readUInt32BE(0)));
   }
@@ -183,7 +214,7 @@ export function readHeicExif(heic: Buffer): HeicExif {
   const pixi = primaryProps.find((p) => p.type === 'pixi');
   return {
     tiff,
-    brands: file.fileType,
+    brands,
     primaryItemId,
     exifItemId,
     exifItemCount: exifItems.length,

@@ -1,3 +1,4 @@
+import { LivePhotoError } from '../errors';
 import {
   box,
   BoxCursor,
@@ -111,15 +112,56 @@ export interface HeifFile {
 
 // ---------------------------------------------------------------------------------------------- parsing
 
-export function parseHeif(buf: Buffer): HeifFile {
+/** Bounds on what an `iloc` may describe (see `parseHeif`). */
+export interface HeifLimits {
+  /** extents over all items; default 100 000 (a 48 MP grid has a few hundred) */
+  maxExtents?: number;
+  /**
+   * bytes all extents may reference together, counting overlaps each time they occur; default 4 × the file
+   * size (items tile the media data once in genuine files; a crafted `iloc` that points every extent at the
+   * whole file would otherwise cost gigabytes to read)
+   */
+  maxReferencedBytes?: number;
+}
+
+export const MAX_ILOC_EXTENTS = 100_000;
+/** Bytes `readItemData` returns at most unless told otherwise. */
+export const MAX_ITEM_BYTES = 64 * 1024 * 1024;
+
+export function parseHeif(buf: Buffer, limits: HeifLimits = {}): HeifFile {
   const topLevel = readBoxes(buf, 0, buf.length);
   if (topLevel[0]?.type !== 'ftyp') throw invalidHeif('the file does not start with an ftyp box');
   const metas = topLevel.filter((b) => b.type === 'meta');
   if (metas.length !== 1) throw invalidHeif(`expected one top-level meta box, found ${metas.length}`);
-  return { source: buf, topLevel, fileType: parseFileType(buf, topLevel[0]), meta: parseMeta(buf, metas[0]), appendedItemData: new Map() };
+  const meta = parseMeta(buf, metas[0], limits);
+  checkReferencedBytes(meta, buf.length, limits);
+  return { source: buf, topLevel, fileType: parseFileType(buf, topLevel[0]), meta, appendedItemData: new Map() };
 }
 
-function parseFileType(buf: Buffer, h: BoxHeader): FileType {
+/**
+ * Refuse an `iloc` whose extents together reference more than `limits.maxReferencedBytes` (default 4 × the
+ * file size): computed from the table alone, before any item is read.
+ */
+export function checkReferencedBytes(meta: HeifMeta, fileSize: number, limits: HeifLimits = {}): void {
+  const max = limits.maxReferencedBytes ?? Math.max(4 * fileSize, 1024 * 1024);
+  const idat = meta.itemData?.length ?? 0;
+  let total = 0;
+  for (const item of meta.itemLocation?.items ?? []) {
+    const sourceSize = item.constructionMethod === 1 ? idat : fileSize;
+    for (const e of item.extents) {
+      const start = item.baseOffset + e.offset;
+      total += e.length === 0 ? Math.max(0, sourceSize - start) : e.length;
+      if (total > max) {
+        throw new LivePhotoError('INVALID_CONTAINER', `HEIF: iloc extents reference more than ${max} B (the file is ${fileSize} B)`, {
+          maxReferencedBytes: max,
+          fileSize,
+        });
+      }
+    }
+  }
+}
+
+export function parseFileType(buf: Buffer, h: BoxHeader): FileType {
   const c = new BoxCursor(buf, h.start + h.headerSize, h.end, 'ftyp');
   const majorBrand = c.fourcc();
   const minorVersion = c.u32();
@@ -128,7 +170,8 @@ function parseFileType(buf: Buffer, h: BoxHeader): FileType {
   return { majorBrand, minorVersion, compatibleBrands };
 }
 
-function parseMeta(buf: Buffer, h: BoxHeader): HeifMeta {
+/** The `meta` box whose header is `h`; positions are within `buf` (the whole file, or the meta box alone). */
+export function parseMeta(buf: Buffer, h: BoxHeader, limits: HeifLimits = {}): HeifMeta {
   const { version, flags, bodyStart } = fullBoxHead(buf, h);
   const meta: HeifMeta = { version, flags, order: [], raw: new Map(), groupIds: [] };
   for (const child of readBoxes(buf, bodyStart, h.end)) {
@@ -151,7 +194,7 @@ function parseMeta(buf: Buffer, h: BoxHeader): HeifMeta {
         meta.itemInfo = parseItemInfo(buf, child);
         break;
       case 'iloc':
-        meta.itemLocation = parseItemLocation(buf, child);
+        meta.itemLocation = parseItemLocation(buf, child, limits.maxExtents ?? MAX_ILOC_EXTENTS);
         break;
       case 'iref':
         meta.itemReference = parseItemReference(buf, child);
@@ -198,7 +241,7 @@ function parseItemInfo(buf: Buffer, h: BoxHeader): NonNullable<HeifMeta['itemInf
   return { version, flags, entries };
 }
 
-function parseItemLocation(buf: Buffer, h: BoxHeader): ItemLocationBox {
+function parseItemLocation(buf: Buffer, h: BoxHeader, maxExtents: number): ItemLocationBox {
   const { version, bodyStart } = fullBoxHead(buf, h);
   if (version > 2) throw invalidHeif(`iloc version ${version} is not supported`);
   const c = new BoxCursor(buf, bodyStart, h.end, 'iloc');
@@ -213,12 +256,16 @@ function parseItemLocation(buf: Buffer, h: BoxHeader): ItemLocationBox {
     items: [],
   };
   const count = version < 2 ? c.u16() : c.u32();
+  let extentTotal = 0;
   for (let i = 0; i < count; i++) {
     const itemId = version < 2 ? c.u16() : c.u32();
     const constructionMethod = version === 0 ? 0 : c.u16() & 15;
     const dataReferenceIndex = c.u16();
     const baseOffset = c.uint(loc.baseOffsetSize);
     const extentCount = c.u16();
+    extentTotal += extentCount;
+    // Extents may take no bytes at all (field sizes 0), so the box size alone does not bound them.
+    if (extentTotal > maxExtents) throw invalidHeif(`iloc lists more than ${maxExtents} extents`);
     const extents: ItemExtent[] = [];
     for (let e = 0; e < extentCount; e++) {
       const index = loc.indexSize > 0 ? c.uint(loc.indexSize) : 0;
@@ -288,8 +335,11 @@ export function usedItemIds(meta: HeifMeta): number[] {
   return [...ids];
 }
 
-/** The bytes of an item, as `iloc` locates them in the original file (construction methods 0 and 1). */
-export function readItemData(file: HeifFile, itemId: number): Buffer {
+/**
+ * The bytes of an item, as `iloc` locates them in the original file (construction methods 0 and 1). Refuses
+ * (INVALID_CONTAINER) an item of more than `maxBytes` before allocating anything.
+ */
+export function readItemData(file: HeifFile, itemId: number, maxBytes = MAX_ITEM_BYTES): Buffer {
   const appended = file.appendedItemData.get(itemId);
   if (appended) return appended;
   const loc = file.meta.itemLocation?.items.find((i) => i.itemId === itemId);
@@ -299,14 +349,26 @@ export function readItemData(file: HeifFile, itemId: number): Buffer {
   if (loc.constructionMethod === 0) source = file.source;
   else if (loc.constructionMethod === 1) source = file.meta.itemData ?? Buffer.alloc(0);
   else throw invalidHeif(`item ${itemId} uses construction method ${loc.constructionMethod}, which is not supported`);
-  return Buffer.concat(
-    loc.extents.map((e) => {
-      const start = loc.baseOffset + e.offset;
-      const end = e.length === 0 ? source.length : start + e.length;
-      if (end > source.length) throw invalidHeif(`item ${itemId} extent ${start}+${e.length} lies outside its data`);
-      return source.subarray(start, end);
-    }),
-  );
+  const ranges = itemRanges(loc, source.length, maxBytes);
+  return Buffer.concat(ranges.map(([start, end]) => source.subarray(start, end)));
+}
+
+/**
+ * The [start, end) ranges of an item's extents in a data source of `sourceSize` bytes, checked to lie inside
+ * it and to add up to at most `maxBytes` (INVALID_CONTAINER otherwise), before anything is read.
+ */
+export function itemRanges(loc: ItemLocation, sourceSize: number, maxBytes: number): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  let total = 0;
+  for (const e of loc.extents) {
+    const start = loc.baseOffset + e.offset;
+    const end = e.length === 0 ? sourceSize : start + e.length;
+    if (start > end || end > sourceSize) throw invalidHeif(`item ${loc.itemId} extent ${start}+${e.length} lies outside its data`);
+    total += end - start;
+    if (total > maxBytes) throw invalidHeif(`item ${loc.itemId} is larger than ${maxBytes} B`);
+    ranges.push([start, end]);
+  }
+  return ranges;
 }
 
 /** Box type of every property associated with `itemId`, in association order. */

@@ -1,4 +1,4 @@
-export { addExifToHeic, readHeicExif, exifItemPayload, APPLE_HEIC_COMPATIBLE_BRANDS, DEFAULT_NCLX, type HeicExif } from './heic-exif';
+export { addExifToHeic, readHeicExif, readHeicExifFromFile, readHeicExifFromHandle, exifItemPayload, APPLE_HEIC_COMPATIBLE_BRANDS, DEFAULT_NCLX, type HeicExif } from './heic-exif';
 export {
   parseHeif,
   serializeHeif,
@@ -7,6 +7,7 @@ export {
   encodeMeta,
   encodeFileType,
   type HeifFile,
+  type HeifLimits,
   type HeifMeta,
   type FileType,
   type ItemInfoEntry,
@@ -16,4 +17,5 @@ export {
   type ItemReference,
 } from './heif-file';
 export { readBoxes, type BoxHeader } from './boxes';
+export { readHeifHead, readHeifItem, type HeifHead } from './heif-reader';
 export { writeHeicStill, type WriteHeicStillOptions } from './write-heic-still';

@@ -3,12 +3,14 @@ import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LivePhotoError, throwIfAborted } from '../errors';
+import { openRegularFile } from '../quicktime/regular-file';
 import {
   appSegment,
   findJpegEnd,
   isExtendedXmpApp1,
   isXmpApp1,
   JpegMarker,
+  readJpegHeader,
   rebuildJpegHeader,
   XMP_APP1_IDENTIFIER,
 } from '../exif/jpeg';
@@ -119,9 +121,8 @@ export async function readMotionPhoto(file: string): Promise<MotionPhotoInfo> {
     videoBrand: null,
     problems: [],
   };
-  const handle = await fsp.open(file, 'r');
+  const { handle, size: fileSize } = await openRegularFile(file);
   try {
-    const fileSize = (await handle.stat()).size;
     const xmpPackets = await readXmpPackets(handle, fileSize);
     if (xmpPackets.length === 0) {
       info.problems.push('no XMP APP1 segment');
@@ -173,18 +174,17 @@ export async function readMotionPhoto(file: string): Promise<MotionPhotoInfo> {
 
 type Handle = Awaited<ReturnType<typeof fsp.open>>;
 
-/** Standard-XMP APP1 packets from the JPEG header, read segment by segment (the file may be large). */
+/**
+ * Standard-XMP APP1 packets from the JPEG header. The header is read by offset in chunks and bounded
+ * (`readJpegHeader`): the video after the image, however large, is never read.
+ */
 async function readXmpPackets(handle: Handle, fileSize: number): Promise<string[]> {
-  const head = Buffer.alloc(4);
-  const read = async (buf: Buffer, at: number) => (await handle.read(buf, 0, buf.length, at)).bytesRead === buf.length;
-  if (!(await read(head.subarray(0, 2), 0)) || head[0] !== 0xff || head[1] !== JpegMarker.SOI) {
-    throw new LivePhotoError('INVALID_CONTAINER', 'not a JPEG (no SOI marker)');
-  }
+  const header = await readJpegHeader(handle, fileSize);
   const packets: string[] = [];
   let pos = 2;
-  while (pos + 4 <= fileSize) {
-    if (!(await read(head, pos)) || head[0] !== 0xff) throw new LivePhotoError('INVALID_CONTAINER', `JPEG marker expected at byte ${pos}`);
-    const marker = head.readUInt8(1);
+  while (pos + 4 <= header.length) {
+    if (header[pos] !== 0xff) throw new LivePhotoError('INVALID_CONTAINER', `JPEG marker expected at byte ${pos}`);
+    const marker = header[pos + 1];
     if (marker === 0xff) {
       pos += 1; // fill byte
       continue;
@@ -194,11 +194,11 @@ async function readXmpPackets(handle: Handle, fileSize: number): Promise<string[
       pos += 2;
       continue;
     }
-    const fieldLength = head.readUInt16BE(2);
+    const fieldLength = header.readUInt16BE(pos + 2);
     if (fieldLength < 2 || pos + 2 + fieldLength > fileSize) throw new LivePhotoError('INVALID_CONTAINER', `JPEG segment at ${pos} overruns the file`);
+    if (pos + 2 + fieldLength > header.length) break;
     if (marker === JpegMarker.APP1 && fieldLength - 2 > XMP_APP1_IDENTIFIER.length) {
-      const payload = Buffer.alloc(fieldLength - 2);
-      await read(payload, pos + 4);
+      const payload = header.subarray(pos + 4, pos + 2 + fieldLength);
       if (payload.subarray(0, XMP_APP1_IDENTIFIER.length).equals(XMP_APP1_IDENTIFIER)) {
         packets.push(payload.subarray(XMP_APP1_IDENTIFIER.length).toString('utf8'));
       }

@@ -1,5 +1,5 @@
-import { promises as fsp } from 'node:fs';
 import { LivePhotoError } from '../errors';
+import { openRegularFile, readAt } from './regular-file';
 
 /**
  * One ISO-BMFF / QuickTime box. Container boxes carry `children` (plus the bytes that sit between their
@@ -73,7 +73,7 @@ export function isQuickTimeStyleMeta(content: Buffer): boolean {
   return content.length >= 8 && fourCC(content, 4) === 'hdlr';
 }
 
-interface BoxHeader {
+export interface BoxHeader {
   type: string;
   size: number;
   headerSize: number;
@@ -81,7 +81,15 @@ interface BoxHeader {
   extendsToEnd: boolean;
 }
 
-/** Decode a header at `at` of `buf`; `limit` is the end of the enclosing space (for size 0). */
+/**
+ * Decode a header at `at` of `buf` (`available` bytes readable there); `spaceEnd` is what a size-0 box
+ * ("to the end of the enclosing space") extends over. Null when the header is cut off or its largesize
+ * exceeds 2^53. Shared by both box readers (this one and heif/boxes.ts).
+ */
+export function decodeBoxHeader(buf: Buffer, at: number, available: number, spaceEnd: number): BoxHeader | null {
+  return decodeHeader(buf, at, available, spaceEnd);
+}
+
 function decodeHeader(buf: Buffer, at: number, available: number, spaceEnd: number): BoxHeader | null {
   if (available < 8) return null;
   const size32 = buf.readUInt32BE(at);
@@ -96,86 +104,177 @@ function decodeHeader(buf: Buffer, at: number, available: number, spaceEnd: numb
   return { type, size: size32, headerSize: 8, largeSize: false, extendsToEnd: false };
 }
 
+/** Deeper nesting is no real movie (genuine files nest about 10 levels): refused, never descended into. */
+export const MAX_BOX_DEPTH = 32;
+/** Boxes one `parseBoxes` call may produce; a genuine `moov` has a few hundred. */
+export const MAX_BOXES_PER_PARSE = 100_000;
+
+export interface ParseBoxesOptions {
+  /** container nesting allowed (the enclosing `ancestors` count too); deeper is INVALID_CONTAINER */
+  maxDepth?: number;
+  /** boxes allowed in the result; more is INVALID_CONTAINER */
+  maxBoxes?: number;
+  /**
+   * copy leaf content, prefixes and trailers out of `buf` (default) so the tree neither pins nor aliases it;
+   * pass false when `buf` is private to the tree anyway (each byte is then never copied at all)
+   */
+  copy?: boolean;
+}
+
+/** One open container (or the root list) of the iterative walk. */
+interface Frame {
+  /** null for the root list */
+  box: Box | null;
+  strict: boolean;
+  /** next child header */
+  at: number;
+  end: number;
+  contentStart: number;
+  prefixLength: number;
+  children: Box[];
+}
+
 /**
  * Parse the boxes in `buf[start, end)`. `baseOffset` is the absolute position of `buf[0]` in its file, so
  * `Box.offset` is absolute. Throws INPUT_TRUNCATED when a top-level box runs past the end of the buffer.
+ *
+ * Bounded: the walk is iterative (an explicit stack, never recursion), visits every header once (a container
+ * whose children do not tile it becomes a leaf without re-parsing or copying anything), refuses nesting deeper
+ * than `maxDepth` and more than `maxBoxes` boxes as INVALID_CONTAINER, and copies each byte at most once.
  */
-export function parseBoxes(buf: Buffer, start = 0, end = buf.length, baseOffset = 0, ancestors: string[] = []): Box[] {
-  const boxes: Box[] = [];
-  let at = start;
-  while (at < end) {
-    const header = decodeHeader(buf, at, end - at, end - at);
-    if (!header) {
-      if (ancestors.length === 0) {
-        throw new LivePhotoError('INPUT_TRUNCATED', `box header at ${baseOffset + at} is cut off`);
-      }
-      throw new LivePhotoError('INVALID_CONTAINER', `box header at ${baseOffset + at} is cut off`);
-    }
-    if (header.size < header.headerSize) {
-      throw new LivePhotoError('INVALID_CONTAINER', `box '${header.type}' at ${baseOffset + at} has size ${header.size}`);
-    }
-    if (at + header.size > end) {
-      const code = ancestors.length === 0 ? 'INPUT_TRUNCATED' : 'INVALID_CONTAINER';
-      throw new LivePhotoError(code, `box '${header.type}' at ${baseOffset + at} (${header.size} B) extends beyond its end`);
-    }
-    boxes.push(parseBoxBody(buf, at, header, baseOffset, ancestors));
-    at += header.size;
-  }
-  return boxes;
-}
-
-function parseBoxBody(buf: Buffer, at: number, header: BoxHeader, baseOffset: number, ancestors: string[]): Box {
-  const contentStart = at + header.headerSize;
-  const contentEnd = at + header.size;
-  const content = buf.subarray(contentStart, contentEnd);
-  const box: Box = {
-    type: header.type,
-    offset: baseOffset + at,
-    size: header.size,
-    headerSize: header.headerSize,
-    ...(header.largeSize ? { largeSize: true } : {}),
-    ...(header.extendsToEnd ? { extendsToEnd: true } : {}),
-  };
-  const prefixLength = childrenPrefixLength(header.type, ancestors, content);
-  if (prefixLength !== null && prefixLength <= content.length) {
-    const parsed = tryParseChildren(buf, contentStart + prefixLength, contentEnd, baseOffset, [...ancestors, header.type]);
-    if (parsed) {
-      box.prefix = Buffer.from(content.subarray(0, prefixLength));
-      box.children = parsed.children;
-      if (parsed.trailer.length > 0) box.trailer = Buffer.from(parsed.trailer);
-      return box;
-    }
-    if (STRICT_CONTAINERS.has(header.type)) {
-      throw new LivePhotoError('INVALID_CONTAINER', `'${header.type}' at ${box.offset} has malformed children`);
-    }
-  }
-  // Copy so the tree does not pin a large source buffer and can be edited independently.
-  box.data = Buffer.from(content);
-  return box;
-}
-
-/** Children must tile the container exactly; up to 7 trailing bytes are kept as a trailer. */
-function tryParseChildren(
+export function parseBoxes(
   buf: Buffer,
-  start: number,
-  end: number,
-  baseOffset: number,
-  ancestors: string[],
-): { children: Box[]; trailer: Buffer } | null {
-  const children: Box[] = [];
-  let at = start;
-  while (end - at >= 8) {
-    const header = decodeHeader(buf, at, end - at, end - at);
-    if (!header || header.size < header.headerSize || at + header.size > end) return null;
-    try {
-      children.push(parseBoxBody(buf, at, header, baseOffset, ancestors));
-    } catch (e) {
-      if (STRICT_CONTAINERS.has(ancestors[ancestors.length - 1])) throw e;
-      return null;
+  start = 0,
+  end = buf.length,
+  baseOffset = 0,
+  ancestors: string[] = [],
+  options: ParseBoxesOptions = {},
+): Box[] {
+  const maxDepth = options.maxDepth ?? MAX_BOX_DEPTH;
+  const maxBoxes = options.maxBoxes ?? MAX_BOXES_PER_PARSE;
+  const topLevel = ancestors.length === 0;
+  const root: Frame = { box: null, strict: true, at: start, end, contentStart: start, prefixLength: 0, children: [] };
+  const stack: Frame[] = [root];
+  /** types of the boxes enclosing the current frame's children, outermost first */
+  const path = [...ancestors];
+  let count = 0;
+
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    const remaining = frame.end - frame.at;
+    if (frame.box === null) {
+      if (remaining <= 0) break;
+    } else if (remaining < 8) {
+      // Children tile the container (up to 7 trailing bytes, kept as a trailer): close it.
+      stack.pop();
+      path.pop();
+      const box = frame.box;
+      box.prefix = buf.subarray(frame.contentStart, frame.contentStart + frame.prefixLength);
+      box.children = frame.children;
+      if (remaining > 0) box.trailer = buf.subarray(frame.at, frame.end);
+      const parent = stack[stack.length - 1];
+      parent.children.push(box);
+      parent.at += box.size;
+      continue;
     }
-    at += header.size;
+
+    const header = decodeHeader(buf, frame.at, remaining, remaining);
+    let problem: string | null = null;
+    let truncated = false;
+    if (!header) {
+      problem = `box header at ${baseOffset + frame.at} is cut off`;
+      truncated = true;
+    } else if (header.size < header.headerSize) {
+      problem = `box '${header.type}' at ${baseOffset + frame.at} has size ${header.size}`;
+    } else if (header.size > remaining) {
+      problem = `box '${header.type}' at ${baseOffset + frame.at} (${header.size} B) extends beyond its end`;
+      truncated = true;
+    }
+    if (problem !== null || !header) {
+      if (frame.box === null) throw new LivePhotoError(truncated && topLevel ? 'INPUT_TRUNCATED' : 'INVALID_CONTAINER', problem ?? undefined);
+      failContainer(buf, stack, path);
+      continue;
+    }
+
+    if (++count > maxBoxes) {
+      throw new LivePhotoError('INVALID_CONTAINER', `more than ${maxBoxes} boxes (at ${baseOffset + frame.at}): not a plausible movie header`, {
+        offset: baseOffset + frame.at,
+        maxBoxes,
+      });
+    }
+    const at = frame.at;
+    const contentStart = at + header.headerSize;
+    const contentEnd = at + header.size;
+    const box: Box = {
+      type: header.type,
+      offset: baseOffset + at,
+      size: header.size,
+      headerSize: header.headerSize,
+      ...(header.largeSize ? { largeSize: true } : {}),
+      ...(header.extendsToEnd ? { extendsToEnd: true } : {}),
+    };
+    const prefixLength = childrenPrefixLength(header.type, path, buf.subarray(contentStart, contentEnd));
+    if (prefixLength !== null && prefixLength <= contentEnd - contentStart) {
+      if (path.length >= maxDepth) {
+        throw new LivePhotoError('INVALID_CONTAINER', `boxes nest deeper than ${maxDepth} levels ('${header.type}' at ${box.offset})`, {
+          offset: box.offset,
+          maxDepth,
+        });
+      }
+      stack.push({
+        box,
+        strict: STRICT_CONTAINERS.has(header.type),
+        at: contentStart + prefixLength,
+        end: contentEnd,
+        contentStart,
+        prefixLength,
+        children: [],
+      });
+      path.push(header.type);
+      continue;
+    }
+    box.data = buf.subarray(contentStart, contentEnd);
+    frame.children.push(box);
+    frame.at = contentEnd;
   }
-  return { children, trailer: buf.subarray(at, end) };
+
+  if (options.copy !== false) copyOutOf(root.children);
+  return root.children;
+}
+
+/**
+ * The children of the innermost open container do not tile it. A lenient container becomes a leaf (its
+ * content, children included, kept as `data`: a view, nothing is copied or parsed again); a strict one
+ * (`STRICT_CONTAINERS`) fails its parent in turn, up to the first lenient ancestor or out of the root.
+ */
+function failContainer(buf: Buffer, stack: Frame[], path: string[]): void {
+  let error: LivePhotoError | null = null;
+  for (;;) {
+    const frame = stack.pop()!;
+    path.pop();
+    const box = frame.box!;
+    if (!frame.strict) {
+      box.data = buf.subarray(frame.contentStart, frame.end);
+      const parent = stack[stack.length - 1];
+      parent.children.push(box);
+      parent.at += box.size;
+      return;
+    }
+    error ??= new LivePhotoError('INVALID_CONTAINER', `'${box.type}' at ${box.offset} has malformed children`);
+    if (stack[stack.length - 1].box === null) throw error;
+  }
+}
+
+/** Give every leaf, prefix and trailer its own bytes (each byte of the source is copied at most once). */
+function copyOutOf(boxes: Box[]): void {
+  const pending = [...boxes];
+  while (pending.length > 0) {
+    const box = pending.pop()!;
+    if (box.data) box.data = Buffer.from(box.data);
+    if (box.prefix) box.prefix = Buffer.from(box.prefix);
+    if (box.trailer) box.trailer = Buffer.from(box.trailer);
+    for (const c of box.children ?? []) pending.push(c);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -211,33 +310,35 @@ export interface TopLevelLayout {
 const FIRST_BOX_TYPES = new Set(['ftyp', 'styp', 'wide', 'free', 'skip', 'mdat', 'moov', 'pnot', 'uuid', 'junk', 'pdin', 'sidx', 'meta']);
 /** Top-level boxes whose content is read into memory. Everything else (mdat, free, wide, …) stays on disk. */
 const LOADED_TOP_LEVEL = new Set(['moov', 'ftyp']);
-/** A `moov` beyond this is not a plausible movie header; refuse instead of allocating it. */
-const MAX_MOOV_BYTES = 256 * 1024 * 1024;
-
-async function readExactly(handle: fsp.FileHandle, length: number, position: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done === length ? buf : buf.subarray(0, done);
-}
+/**
+ * A `moov` beyond this is not a plausible movie header; refuse instead of allocating it. Ten hours of 60 fps
+ * video need about 40 MB of sample tables.
+ */
+export const MAX_MOOV_BYTES = 64 * 1024 * 1024;
+/** Top-level boxes one file may have (a fragmented MP4 has two per fragment); more is INVALID_CONTAINER. */
+export const MAX_TOP_LEVEL_BOXES = 200_000;
+/** Headers are read through a window of this size, so a run of tiny boxes costs one read per window. */
+const HEADER_WINDOW_BYTES = 64 * 1024;
 
 /**
  * Walk the top-level boxes of a QuickTime/MP4 file by reading only their headers, then load and parse
  * `moov`. Throws INPUT_TRUNCATED when a box claims to extend beyond the end of the file,
- * INVALID_CONTAINER when the bytes are not a box structure at all.
+ * INVALID_CONTAINER when the bytes are not a box structure at all (or too many boxes, nested too deep, a
+ * `moov` over MAX_MOOV_BYTES), SOURCE_NOT_FOUND for a FIFO, device or directory (see `openRegularFile`).
  */
 export async function readTopLevelBoxes(path: string): Promise<TopLevelLayout> {
-  const handle = await fsp.open(path, 'r');
+  const { handle, size: fileSize } = await openRegularFile(path);
   try {
-    const fileSize = (await handle.stat()).size;
     const boxes: Box[] = [];
+    let window: Buffer = Buffer.alloc(0);
+    let windowStart = 0;
     let at = 0;
     while (at < fileSize) {
-      const head = await readExactly(handle, Math.min(16, fileSize - at), at);
+      if (at < windowStart || at + Math.min(16, fileSize - at) > windowStart + window.length) {
+        window = await readAt(handle, Math.min(HEADER_WINDOW_BYTES, fileSize - at), at);
+        windowStart = at;
+      }
+      const head = window.subarray(at - windowStart, at - windowStart + Math.min(16, fileSize - at));
       const header = decodeHeader(head, 0, head.length, fileSize - at);
       if (!header) {
         // A few zero bytes of padding at the end are harmless; anything else is a cut-off header.
@@ -257,12 +358,16 @@ export async function readTopLevelBoxes(path: string): Promise<TopLevelLayout> {
           { path, offset: at, type: header.type },
         );
       }
+      if (boxes.length >= MAX_TOP_LEVEL_BOXES) {
+        throw new LivePhotoError('INVALID_CONTAINER', `${path} has more than ${MAX_TOP_LEVEL_BOXES} top-level boxes`, { path, offset: at });
+      }
       if (LOADED_TOP_LEVEL.has(header.type)) {
         if (header.size > MAX_MOOV_BYTES) {
           throw new LivePhotoError('INVALID_CONTAINER', `'${header.type}' of ${header.size} B is implausibly large`, { path });
         }
-        const bytes = await readExactly(handle, header.size, at);
-        const [box] = parseBoxes(bytes, 0, bytes.length, at);
+        const bytes = await readAt(handle, header.size, at);
+        // The buffer belongs to this box alone: the tree may keep views of it instead of copies.
+        const [box] = parseBoxes(bytes, 0, bytes.length, at, [], { copy: false });
         if (header.extendsToEnd) box.extendsToEnd = true;
         boxes.push(box);
       } else {
@@ -345,8 +450,8 @@ export function checkSampleDataInFile(moov: Box, fileSize: number, path: string)
       const offset = width === 8 ? Number(offsets.readBigUInt64BE(8 + c * 8)) : offsets.readUInt32BE(8 + c * 4);
       let bytes = 1; // sizes unknown: the chunk's first byte must exist
       if (sizesUsable && perChunk && sizes) {
-        while (entry + 1 < perChunk.length && perChunk[entry + 1].firstChunk <= c + 1) entry++;
-        const n = perChunk[entry].firstChunk <= c + 1 ? perChunk[entry].samples : -1;
+        while (entry + 1 < perChunk.length && perChunk.firstChunk(entry + 1) <= c + 1) entry++;
+        const n = perChunk.firstChunk(entry) <= c + 1 ? perChunk.samples(entry) : -1;
         if (n < 0 || sample + n > sizes.count) {
           sizesUsable = false;
         } else {
@@ -372,15 +477,13 @@ export function checkSampleDataInFile(moov: Box, fileSize: number, path: string)
   }
 }
 
-/** `stsc` as (first chunk, samples per chunk) runs; null when absent or malformed. */
-function samplesPerChunkTable(stsc: Box | undefined): Array<{ firstChunk: number; samples: number }> | null {
+/** `stsc` as (first chunk, samples per chunk) runs, read in place (no object per run); null when absent or malformed. */
+function samplesPerChunkTable(stsc: Box | undefined): { length: number; firstChunk: (i: number) => number; samples: (i: number) => number } | null {
   const d = stsc?.data;
   if (!d || d.length < 8) return null;
   const count = d.readUInt32BE(4);
   if (count === 0 || 8 + count * 12 > d.length) return null;
-  const out: Array<{ firstChunk: number; samples: number }> = [];
-  for (let i = 0; i < count; i++) out.push({ firstChunk: d.readUInt32BE(8 + i * 12), samples: d.readUInt32BE(12 + i * 12) });
-  return out;
+  return { length: count, firstChunk: (i) => d.readUInt32BE(8 + i * 12), samples: (i) => d.readUInt32BE(12 + i * 12) };
 }
 
 /** `stsz` without expanding it: a fixed size or a table; null when absent or its count exceeds the box. */

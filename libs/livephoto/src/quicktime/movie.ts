@@ -238,6 +238,23 @@ export function readSampleSizes(trak: Box): number[] {
   return out;
 }
 
+/** Size of a track's first sample, without expanding `stsz`; undefined when the track has none. */
+export function firstSampleSize(trak: Box): number | undefined {
+  const d = find(trak, 'mdia', 'minf', 'stbl', 'stsz')?.data;
+  if (!d || d.length < 12 || d.readUInt32BE(8) === 0) return undefined;
+  const fixed = d.readUInt32BE(4);
+  if (fixed !== 0) return fixed;
+  return d.length >= 16 ? d.readUInt32BE(12) : undefined;
+}
+
+/** Offset of a track's first chunk (`stco`/`co64`), without expanding the table; undefined when there is none. */
+export function firstChunkOffset(box: Box): number | undefined {
+  const d = box.data;
+  const width = box.type === 'co64' ? 8 : 4;
+  if (!d || d.length < 8 + width || d.readUInt32BE(4) === 0) return undefined;
+  return width === 8 ? Number(d.readBigUInt64BE(8)) : d.readUInt32BE(8);
+}
+
 /** All `trak` boxes of a `moov`. */
 export function tracksOf(moov: Box): Box[] {
   return childrenOf(moov, 'trak');

@@ -1,14 +1,15 @@
 import { promises as fsp } from 'node:fs';
 import { LivePhotoError } from '../errors';
 import { Box, child, fourCC, readTopLevelBoxes } from './boxes';
+import { openRegularFile } from './regular-file';
 import {
   chunkOffsetBox,
   firstSampleEntry,
-  readChunkOffsets,
+  firstChunkOffset,
+  firstSampleSize,
   readEditList,
   readMebxKeys,
   readMovieHeader,
-  readSampleSizes,
   readTrackHeader,
   trackHandler,
   trackReferences,
@@ -140,7 +141,7 @@ export async function readLivePhotoMov(path: string): Promise<LivePhotoMovInfo> 
   const tracks: LivePhotoMovTrack[] = [];
   let videoTrack: VideoTrackInfo | null = null;
   let stillImageTrack: StillImageTimeTrackInfo | null = null;
-  const handle = await fsp.open(path, 'r');
+  const { handle } = await openRegularFile(path);
   try {
     for (const trak of tracksOf(moov)) {
       const tkhd = readTrackHeader(trak);
@@ -168,9 +169,9 @@ export async function readLivePhotoMov(path: string): Promise<LivePhotoMovInfo> 
           .reduce((sum, e) => sum + e.segmentDuration, 0);
         let value: number | null = null;
         const offsets = chunkOffsetBox(trak);
-        const firstSize = readSampleSizes(trak)[0];
+        const firstSize = firstSampleSize(trak);
         if (offsets && firstSize && firstSize <= MAX_MARKER_SAMPLE_BYTES) {
-          const [firstChunk] = readChunkOffsets(offsets);
+          const firstChunk = firstChunkOffset(offsets);
           if (firstChunk !== undefined) {
             value = stillImageTimeValue(await readBytes(handle, firstChunk, firstSize), stillKey.localKeyId, stillKey.dataType);
           }
