@@ -18,6 +18,7 @@ let api: ApiProcess;
 let a: ApiClient;
 let b: ApiClient;
 let anon: ApiClient;
+let admin: ApiClient;
 let conversions: Queue;
 let batches: Queue;
 let connection: Redis;
@@ -33,6 +34,7 @@ beforeAll(async () => {
   a = apiClient(api.url, stack.tenants.a);
   b = apiClient(api.url, stack.tenants.b);
   anon = apiClient(api.url);
+  admin = apiClient(api.url, stack.admin);
   connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
   conversions = new Queue(QUEUES.conversions, { connection, prefix: stack.prefix });
   batches = new Queue(QUEUES.batches, { connection, prefix: stack.prefix });
@@ -79,27 +81,39 @@ describe('authentication', () => {
     }
   });
 
-  it('lets a valid key into the queue dashboard, as a Bearer header or a browser\'s Basic password', async () => {
-    const res = await a.get('/admin/queues');
+  it('opens the queue dashboard to an admin key only (Bearer or a browser\'s Basic password): tenant 403, none 401', async () => {
+    const res = await admin.get('/admin/queues');
     expect(res.status).toBe(200);
     expect(String(res.body)).toContain('<html');
-    expect((await anon.get('/admin/queues', { authorization: basic(stack.tenants.b.key) })).status).toBe(200);
+    expect((await anon.get('/admin/queues', { authorization: basic(stack.admin.key) })).status).toBe(200);
+    // It lists every tenant's jobs (with their results): a tenant key is authenticated but not allowed.
+    for (const who of [a, b]) {
+      const forbidden = await who.get('/admin/queues');
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.body).toEqual({ error: { code: 'FORBIDDEN', message: expect.any(String) } });
+      expect((await who.get('/admin/queues/api/queues')).status).toBe(403);
+    }
+    expect((await anon.get('/admin/queues', { authorization: basic(stack.tenants.b.key) })).status).toBe(403);
     const denied = await anon.get('/admin/queues');
+    expect(denied.status).toBe(401);
     expect(denied.headers.get('www-authenticate')).toMatch(/^Basic /);
     // its JSON API is behind the same check
     expect((await anon.get('/admin/queues/api/queues')).status).toBe(401);
-    const queues = await a.get('/admin/queues/api/queues');
+    const queues = await admin.get('/admin/queues/api/queues');
     expect(queues.status).toBe(200);
     expect(queues.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['batches', 'conversions', 'webhooks']);
     expect(queues.body.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
   });
 
-  it('keeps only the health probes and the OpenAPI document public; /metrics needs a key', async () => {
+  it('keeps only the health probes and the OpenAPI document public; /metrics needs an admin key', async () => {
     for (const path of ['/health/live', '/health/ready', '/docs', '/docs-json']) {
       expect([path, (await anon.get(path)).status]).toEqual([path, 200]);
     }
     expect((await anon.get('/metrics')).status).toBe(401);
-    expect((await a.get('/metrics')).status).toBe(200);
+    expect((await a.get('/metrics')).status).toBe(403);
+    expect((await admin.get('/metrics')).status).toBe(200);
+    // an admin key has no tenant: it is not a /v1 key
+    expect((await admin.get('/v1/conversions/cnv_x')).status).toBe(403);
   });
 });
 
@@ -436,7 +450,7 @@ describe('health, metrics, OpenAPI', () => {
 
   it('exports the queue depth by state, read at scrape time', async () => {
     const waiting = await conversions.getWaitingCount();
-    const text = String((await a.get('/metrics')).body);
+    const text = String((await admin.get('/metrics')).body);
     expect(text).toContain(`vid2live_queue_jobs{queue="conversions",state="waiting"} ${waiting}`);
     expect(text).toMatch(/vid2live_queue_jobs\{queue="batches",state="waiting-children"\} [1-9]/);
     expect(text).toContain('vid2live_queue_jobs{queue="conversions",state="prioritized"}');
@@ -456,7 +470,7 @@ describe('health, metrics, OpenAPI', () => {
     });
     try {
       await waitFor('both relays published', async () => (await stack.redis.keys(`${stack.prefix}:metrics:*`)).length === 2);
-      const text = String((await a.get('/metrics')).body);
+      const text = String((await admin.get('/metrics')).body);
       expect(text).toContain('vid2live_conversions_total{result="completed",code=""} 5');
       expect(text).toContain('vid2live_queue_jobs{queue="conversions",state="waiting"}');
     } finally {
@@ -495,7 +509,7 @@ describe('start-up and secrets', () => {
     await a.get('/v1/conversions/cnv_doesnotexist');
     const logs = api.logs();
     expect(logs).toContain('listening');
-    for (const secret of [stack.tenants.a.key, stack.tenants.b.key, stack.s3.secretAccessKey, stack.webhookSecret]) {
+    for (const secret of [stack.tenants.a.key, stack.tenants.b.key, stack.admin.key, stack.s3.secretAccessKey, stack.webhookSecret]) {
       expect(logs).not.toContain(secret);
     }
   });

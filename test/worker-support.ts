@@ -18,6 +18,10 @@ import { BatchProcessor } from '../apps/worker/src/batch.processor';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const WEBHOOK_SECRET = 'whsec_' + Buffer.from('vid2live-worker-e2e-secret-32byte').toString('base64');
+/** TENANT_STORAGE for the worker tests: tenant `acme` reads and writes anywhere in the buckets `in` and `out`. */
+export const TEST_TENANT_STORAGE = JSON.stringify({
+  acme: { read: [{ bucket: 'in', prefix: '' }, { bucket: 'out', prefix: '' }], write: [{ bucket: 'out', prefix: '' }, { bucket: 'in', prefix: '' }] },
+});
 
 export function uniquePrefix(): string {
   return `t_${randomBytes(5).toString('hex')}`;
@@ -32,6 +36,8 @@ export function workerConfig(prefix: string, s3: RunningS3rver, extra: Record<st
     WEBHOOK_BACKOFF_MS: '200',
     WEBHOOK_BACKOFF_MAX_MS: '1000',
     LOG_LEVEL: 'warn',
+    // The producer's default tenant may read `in` and write `out` (tests of the scope itself set their own).
+    TENANT_STORAGE: TEST_TENANT_STORAGE,
     ...s3.env,
     ...extra,
   });

@@ -199,6 +199,9 @@ async function startStack(): Promise<Stack> {
     // via the proxy, every app request and every presigned URL names the proxy; it forwards the same Host to s3rver
     S3_ENDPOINT: viaProxy ? proxy.endpoint : s3.endpoint,
     API_KEYS: `${apiKey}:bench`,
+    TENANT_STORAGE: JSON.stringify({
+      bench: { read: [{ bucket: IN_BUCKET, prefix: '' }], write: [{ bucket: OUT_BUCKET, prefix: '' }] },
+    }),
     WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
     WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false',
     QUEUE_PREFIX: prefix,

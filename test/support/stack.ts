@@ -28,6 +28,12 @@ export interface Stack {
   storage: S3Storage;
   buckets: { input: string; output: string };
   tenants: { a: Tenant; b: Tenant };
+  /** an ADMIN_API_KEYS key: the queue dashboard and /metrics */
+  admin: { key: string };
+  /** TENANT_STORAGE of `env()`: both tenants read and write anywhere in both buckets (scope tests set their own) */
+  tenantStorage: string;
+  /** set when the stack's Redis requires a password (`startStack(name, { redisPassword: true })`) */
+  redisPassword?: string;
   webhookSecret: string;
   /** environment for a child api/worker process */
   env(extra?: Record<string, string>): Record<string, string>;
@@ -78,7 +84,12 @@ const randomKey = () => randomBytes(18).toString('base64url'); // 24 chars of [A
 
 export const E2E_TMP = path.join(__dirname, '..', '..', '.tmp', 'e2e');
 
-export async function startStack(name: string): Promise<Stack> {
+export interface StackOptions {
+  /** run a private redis-server with `requirepass` (a random password, also in `redisUrl`) */
+  redisPassword?: boolean;
+}
+
+export async function startStack(name: string, opts: StackOptions = {}): Promise<Stack> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const prefix = `e2e-${name}-${randomBytes(4).toString('hex')}`;
   fs.mkdirSync(E2E_TMP, { recursive: true });
@@ -123,6 +134,12 @@ export async function startStack(name: string): Promise<Stack> {
     s3 = { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', accessKeyId, secretAccessKey, kind: 's3rver' };
   }
 
+  let redisPassword: string | undefined;
+  if (opts.redisPassword) {
+    redisPassword = `rp_${randomKey()}`;
+    redisUrl = await startPrivateRedis(cleanups, redisPassword);
+  }
+
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   const storage = new S3Storage({
     S3_ENDPOINT: s3.endpoint,
@@ -137,6 +154,15 @@ export async function startStack(name: string): Promise<Stack> {
 
   const tenants = { a: { key: `ka_${randomKey()}`, tenant: 'tenant-a' }, b: { key: `kb_${randomKey()}`, tenant: 'tenant-b' } };
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
+  const admin = { key: `adm_${randomKey()}` };
+  const everywhere = [
+    { bucket: buckets.input, prefix: '' },
+    { bucket: buckets.output, prefix: '' },
+  ];
+  const tenantStorage = JSON.stringify({
+    [tenants.a.tenant]: { read: everywhere, write: everywhere },
+    [tenants.b.tenant]: { read: everywhere, write: everywhere },
+  });
 
   return {
     prefix,
@@ -146,6 +172,9 @@ export async function startStack(name: string): Promise<Stack> {
     storage,
     buckets,
     tenants,
+    admin,
+    tenantStorage,
+    ...(redisPassword ? { redisPassword } : {}),
     webhookSecret,
     env: (extra = {}) => ({
       REDIS_URL: redisUrl,
@@ -155,6 +184,8 @@ export async function startStack(name: string): Promise<Stack> {
       S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
       S3_FORCE_PATH_STYLE: 'true',
       API_KEYS: `${tenants.a.key}:${tenants.a.tenant},${tenants.b.key}:${tenants.b.tenant}`,
+      ADMIN_API_KEYS: admin.key,
+      TENANT_STORAGE: tenantStorage,
       WEBHOOK_SECRET: webhookSecret,
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
       QUEUE_PREFIX: prefix,
@@ -180,14 +211,15 @@ async function deleteByPattern(redis: Redis, pattern: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-/** Nothing on 127.0.0.1:6379: run a throw-away redis-server on a free port for this file. */
-async function startPrivateRedis(cleanups: Array<() => Promise<unknown>>): Promise<string> {
+/** Nothing on 127.0.0.1:6379 (or a password is wanted): a throw-away redis-server on a free port for this file. */
+async function startPrivateRedis(cleanups: Array<() => Promise<unknown>>, password?: string): Promise<string> {
   const port = await freePort();
   let child: ChildProcess;
   try {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    // The password goes in through stdin (a config file read from `-`), so it is not in the process list.
+    child = spawn('redis-server', password ? ['-', ...args] : args, { stdio: [password ? 'pipe' : 'ignore', 'ignore', 'ignore'] });
+    if (password) child.stdin?.end(`requirepass ${password}\n`);
   } catch (e) {
     throw new Error(`e2e: no Redis on 127.0.0.1:6379, no Docker, and redis-server could not start: ${String(e)}`);
   }
@@ -195,7 +227,7 @@ async function startPrivateRedis(cleanups: Array<() => Promise<unknown>>): Promi
   cleanups.push(async () => {
     child.kill('SIGKILL');
   });
-  const url = `redis://127.0.0.1:${port}`;
+  const url = password ? `redis://:${password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`;
   await waitFor('a private redis-server', () => redisAnswers(url), { timeoutMs: 10_000 });
   return url;
 }

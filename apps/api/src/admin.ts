@@ -9,10 +9,10 @@ import { Queues } from './infra.module';
 export const ADMIN_BASE_PATH = '/admin/queues';
 
 /**
- * bull-board is a Fastify plugin outside Nest's router, so Nest guards do not see it: it gets the same API-key
- * check as an onRequest hook inside its own encapsulated plugin scope (the hook then applies to its routes only).
- * Any tenant's key opens it and it shows every tenant's jobs, so it is read-only: nobody can retry or delete
- * another tenant's jobs from it.
+ * bull-board is a Fastify plugin outside Nest's router, so Nest guards do not see it: it gets the key check as an
+ * onRequest hook inside its own encapsulated plugin scope (the hook then applies to its routes only). It shows
+ * every tenant's jobs (their data, results, errors), so only an admin key (ADMIN_API_KEYS) opens it — a tenant
+ * key gets 403 — and it is read-only.
  */
 export async function mountQueueDashboard(app: NestFastifyApplication): Promise<void> {
   const queues = app.get(Queues);

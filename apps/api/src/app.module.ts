@@ -10,6 +10,7 @@ import { Idempotency } from './idempotency';
 import { InfraModule } from './infra.module';
 import { MetricsController, MetricsService } from './metrics.controller';
 import { RecordStore } from './records.store';
+import { StoragePolicy } from './storage-policy';
 import { TargetPolicy } from './target-policy';
 import { WebhooksController } from './webhooks.controller';
 
@@ -20,6 +21,7 @@ import { WebhooksController } from './webhooks.controller';
     { provide: APP_FILTER, useClass: ApiExceptionFilter },
     RecordStore,
     TargetPolicy,
+    StoragePolicy,
     Idempotency,
     ConversionsService,
     BatchesService,

@@ -7,43 +7,57 @@ import { APP_CONFIG } from './tokens';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
+/** Who a presented key belongs to: a tenant (the /v1 API) or an operator (the cross-tenant views). */
+export type Principal = { kind: 'tenant'; tenant: string } | { kind: 'admin' };
+
 /**
- * Resolves `Authorization: Bearer <key>` to a tenant. Keys are compared as SHA-256 digests with
- * timingSafeEqual against every configured key (no early exit), so neither the key length nor the position
- * of the first differing byte leaks through timing.
+ * Resolves `Authorization: Bearer <key>` to a tenant (`API_KEYS`) or an admin (`ADMIN_API_KEYS`). Keys are compared
+ * as SHA-256 digests with timingSafeEqual against every configured key (no early exit), so neither the key length
+ * nor the position of the first differing byte leaks through timing.
  */
 @Injectable()
 export class ApiKeyAuth {
-  private readonly keys: Array<{ digest: Buffer; tenant: string }>;
+  private readonly keys: Array<{ digest: Buffer; principal: Principal }>;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.keys = [...(config.API_KEYS ?? new Map<string, string>()).entries()].map(([key, tenant]) => ({
-      digest: digest(key),
-      tenant,
-    }));
+    this.keys = [
+      ...[...(config.API_KEYS ?? new Map<string, string>()).entries()].map(([key, tenant]) => ({
+        digest: digest(key),
+        principal: { kind: 'tenant', tenant } as Principal,
+      })),
+      ...[...(config.ADMIN_API_KEYS ?? [])].map((key) => ({ digest: digest(key), principal: { kind: 'admin' } as Principal })),
+    ];
   }
 
-  tenantFor(authorization: string | string[] | undefined, opts: { allowBasic?: boolean } = {}): string | undefined {
+  principalFor(authorization: string | string[] | undefined, opts: { allowBasic?: boolean } = {}): Principal | undefined {
     const key = presentedKey(authorization, opts.allowBasic ?? false);
     if (key === undefined) return undefined;
     const candidate = digest(key);
-    let tenant: string | undefined;
+    let found: Principal | undefined;
     for (const k of this.keys) {
-      if (timingSafeEqual(k.digest, candidate)) tenant = k.tenant;
+      if (timingSafeEqual(k.digest, candidate)) found = k.principal;
     }
-    return tenant;
+    return found;
+  }
+
+  tenantFor(authorization: string | string[] | undefined, opts: { allowBasic?: boolean } = {}): string | undefined {
+    const p = this.principalFor(authorization, opts);
+    return p?.kind === 'tenant' ? p.tenant : undefined;
   }
 
   /**
-   * For the queue dashboard, outside Nest's router: a Fastify onRequest hook. Besides the Bearer header it takes
-   * the same key as the password of HTTP Basic auth, the only way a browser can send it (the 401 makes it ask).
+   * For the queue dashboard, outside Nest's router: a Fastify onRequest hook. It shows every tenant's jobs, so only
+   * an admin key opens it: no or an unknown key → 401 (with a Basic challenge, so a browser asks), a tenant key →
+   * 403. Besides the Bearer header it takes the key as the password of HTTP Basic auth, the only way a browser
+   * can send it.
    */
   dashboardHook() {
     return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-      if (!this.tenantFor(req.headers.authorization, { allowBasic: true })) {
-        const err = unauthorized();
-        await reply.status(err.status).header('www-authenticate', 'Basic realm="vid2live queues", charset="UTF-8"').send(err.body());
-      }
+      const principal = this.principalFor(req.headers.authorization, { allowBasic: true });
+      if (principal?.kind === 'admin') return;
+      const err = principal ? forbidden('the queue dashboard needs an admin key (ADMIN_API_KEYS)') : unauthorized();
+      if (!principal) reply.header('www-authenticate', 'Basic realm="vid2live queues", charset="UTF-8"');
+      await reply.status(err.status).header('content-type', 'application/json; charset=utf-8').send(err.body());
     };
   }
 }
@@ -64,6 +78,10 @@ export function unauthorized(): ApiError {
   return new ApiError(401, 'UNAUTHORIZED', 'a valid "Authorization: Bearer <api key>" header is required');
 }
 
+export function forbidden(message: string): ApiError {
+  return new ApiError(403, 'FORBIDDEN', message);
+}
+
 type AuthedRequest = FastifyRequest & { tenant?: string };
 
 @Injectable()
@@ -72,9 +90,25 @@ export class ApiKeyGuard implements CanActivate {
 
   canActivate(ctx: ExecutionContext): boolean {
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
-    const tenant = this.auth.tenantFor(req.headers.authorization);
-    if (!tenant) throw unauthorized();
-    req.tenant = tenant;
+    const principal = this.auth.principalFor(req.headers.authorization);
+    if (!principal) throw unauthorized();
+    // An operator key has no tenant: it opens the cross-tenant views, not a tenant's conversions.
+    if (principal.kind !== 'tenant') throw forbidden('an admin key has no tenant; use a tenant key from API_KEYS');
+    req.tenant = principal.tenant;
+    return true;
+  }
+}
+
+/** Cross-tenant views (`/metrics`): an admin key only; a tenant key is 403, no or an unknown key 401. */
+@Injectable()
+export class AdminKeyGuard implements CanActivate {
+  constructor(private readonly auth: ApiKeyAuth) {}
+
+  canActivate(ctx: ExecutionContext): boolean {
+    const req = ctx.switchToHttp().getRequest<FastifyRequest>();
+    const principal = this.auth.principalFor(req.headers.authorization);
+    if (!principal) throw unauthorized();
+    if (principal.kind !== 'admin') throw forbidden('this view spans every tenant and needs an admin key (ADMIN_API_KEYS)');
     return true;
   }
 }

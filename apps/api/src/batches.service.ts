@@ -16,6 +16,7 @@ import { Idempotency } from './idempotency';
 import { Queues } from './infra.module';
 import { RecordStore, assertIdShape, newId } from './records.store';
 import type { CreateBatchBody } from './schemas';
+import { StoragePolicy } from './storage-policy';
 import { TargetPolicy } from './target-policy';
 import { REDIS } from './tokens';
 
@@ -42,9 +43,11 @@ export class BatchesService {
     private readonly queues: Queues,
     private readonly targets: TargetPolicy,
     private readonly idempotency: Idempotency,
+    private readonly scopes: StoragePolicy,
   ) {}
 
   async create(tenant: string, body: CreateBatchBody, idempotencyKey?: string): Promise<{ id: string; total?: number }> {
+    this.scopes.checkBatch(tenant, body);
     if (body.webhook) await this.targets.check(body.webhook, 'webhook.url');
     if ('items' in body.source) {
       for (const [i, source] of body.source.items.entries()) await this.targets.check(source, `source.items.${i}.url`);

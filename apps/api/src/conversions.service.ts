@@ -13,6 +13,7 @@ import { Queues } from './infra.module';
 import { RecordStore, assertIdShape, newId } from './records.store';
 import type { CreateConversionBody } from './schemas';
 import { StorageGateway } from './storage.gateway';
+import { StoragePolicy } from './storage-policy';
 import { TargetPolicy } from './target-policy';
 import { REDIS } from './tokens';
 
@@ -56,9 +57,12 @@ export class ConversionsService {
     private readonly storage: StorageGateway,
     private readonly targets: TargetPolicy,
     private readonly idempotency: Idempotency,
+    private readonly scopes: StoragePolicy,
   ) {}
 
   async create(tenant: string, body: CreateConversionBody, idempotencyKey?: string): Promise<{ id: string; status: 'queued' }> {
+    // Keys and the tenant's storage scope first: cheap, and a 400/403 must not depend on DNS.
+    this.scopes.checkConversion(tenant, body);
     await this.targets.check(body.source, 'source.url');
     if (body.webhook) await this.targets.check(body.webhook, 'webhook.url');
     const record = newConversionRecord(tenant, body);

@@ -9,6 +9,9 @@ export interface ErrorBody {
 export type ApiErrorCode =
   | 'INVALID_REQUEST'
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'INVALID_KEY'
+  | 'STORAGE_SCOPE_DENIED'
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'PAYLOAD_TOO_LARGE'
@@ -42,6 +45,7 @@ export class ApiError extends Error {
 const CODE_BY_STATUS: Record<number, ApiErrorCode> = {
   400: 'INVALID_REQUEST',
   401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',

@@ -1,9 +1,10 @@
 import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { FlowProducer, Queue } from 'bullmq';
-import Redis from 'ioredis';
-import { loadConfig, type AppConfig } from '../../../libs/config/src';
+import type Redis from 'ioredis';
+import { configSecrets, loadConfig, type AppConfig } from '../../../libs/config/src';
 import { QUEUES } from '../../../libs/jobs/src';
-import { ApiKeyAuth, ApiKeyGuard } from './auth';
+import { createRedis, watchRedisErrors } from '../../../libs/jobs/src/redis';
+import { AdminKeyGuard, ApiKeyAuth, ApiKeyGuard } from './auth';
 import { StorageGateway } from './storage.gateway';
 import { APP_CONFIG, REDIS } from './tokens';
 
@@ -25,6 +26,11 @@ export class Queues implements OnApplicationShutdown {
     this.batches = new Queue(QUEUES.batches, opts);
     this.webhooks = new Queue(QUEUES.webhooks, opts);
     this.flows = new FlowProducer(opts);
+    // Without a listener BullMQ falls back to console.error(err): the whole ioredis error, AUTH arguments included.
+    const log = new Logger('queues');
+    const secrets = configSecrets(config);
+    for (const q of this.all()) watchRedisErrors(q, (m) => log.warn(m), `queue ${q.name}`, secrets);
+    watchRedisErrors(this.flows, (m) => log.warn(m), 'flows', secrets);
   }
 
   all(): Queue[] {
@@ -48,17 +54,17 @@ export class Queues implements OnApplicationShutdown {
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig): Redis => {
         const log = new Logger('redis');
-        const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5_000 });
-        // ioredis reconnects by itself; without a listener an unreachable Redis would crash the process.
-        redis.on('error', (e: Error) => log.warn(`redis: ${e.message}`));
-        return redis;
+        // ioredis reconnects by itself; without a listener an unreachable Redis would crash the process. The
+        // listener logs a scrubbed line and blanks the AUTH arguments ioredis attaches to the error.
+        return createRedis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5_000 }, (m) => log.warn(m), 'redis', configSecrets(config));
       },
     },
     Queues,
     StorageGateway,
     ApiKeyAuth,
     ApiKeyGuard,
+    AdminKeyGuard,
   ],
-  exports: [APP_CONFIG, REDIS, Queues, StorageGateway, ApiKeyAuth, ApiKeyGuard],
+  exports: [APP_CONFIG, REDIS, Queues, StorageGateway, ApiKeyAuth, ApiKeyGuard, AdminKeyGuard],
 })
 export class InfraModule {}

@@ -3,15 +3,19 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { ConfigError, loadConfig, redactedConfig, type AppConfig } from '../../../libs/config/src';
+import { ConfigError, configSecrets, errorText, loadConfig, redactedConfig, type AppConfig } from '../../../libs/config/src';
 import { ADMIN_BASE_PATH, mountQueueDashboard } from './admin';
 import { AppModule } from './app.module';
+
+/** Literal secrets of the loaded config, scrubbed from the last-resort error output below. */
+let secrets: string[] = [];
 
 async function bootstrap(): Promise<void> {
   // Validate before anything connects anywhere: a bad value stops the process with the variable's name.
   let config: AppConfig;
   try {
     config = loadConfig('api');
+    secrets = configSecrets(config);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`vid2live api: ${e.message}\n`);
@@ -52,6 +56,6 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((e: unknown) => {
-  process.stderr.write(`vid2live api failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`vid2live api failed to start: ${errorText(e, secrets, { stack: true })}\n`);
   process.exit(1);
 });

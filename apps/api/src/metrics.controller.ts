@@ -5,7 +5,7 @@ import { Gauge } from 'prom-client';
 import type { AppConfig } from '../../../libs/config/src';
 import { collectProcessMetrics, metricsRegistry } from '../../../libs/jobs/src/metrics';
 import { fleetRegistry } from '../../../libs/jobs/src/metrics-relay';
-import { ApiKeyGuard } from './auth';
+import { AdminKeyGuard } from './auth';
 import { Queues } from './infra.module';
 import { APP_CONFIG, REDIS } from './tokens';
 
@@ -47,9 +47,9 @@ export class MetricsService {
 }
 
 @ApiExcludeController()
-// Job counts and fleet timings are operational data: scraped with an API key like every other call
-// (Prometheus: `authorization: { credentials: <key> }`). Only the health probes stay open.
-@UseGuards(ApiKeyGuard)
+// Job counts and fleet timings span every tenant: scraped with an admin key (ADMIN_API_KEYS; Prometheus:
+// `authorization: { credentials: <key> }`); a tenant key is 403. Only the health probes stay open.
+@UseGuards(AdminKeyGuard)
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

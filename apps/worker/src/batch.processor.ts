@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { AppConfig } from '../../../libs/config/src';
+import { configSecrets, scrubSecrets, type AppConfig } from '../../../libs/config/src';
 import {
   QUEUES,
   batchExpandJobOptions,
@@ -13,7 +13,8 @@ import {
 } from '../../../libs/jobs/src';
 import { BATCH_COUNT_FIELDS, JOB_NAMES, type ConversionRecord } from '../../../libs/jobs/src/records';
 import type { ObjectStorage } from '../../../libs/storage/src';
-import { classifyError } from './errors';
+import { StorageScopePolicy } from '../../../libs/storage/src/scope';
+import { classifyError, scrubbedError } from './errors';
 import { RecordStore } from './record-store';
 import { STORAGE, APP_CONFIG } from './tokens';
 import { WebhookEvents } from './webhook-events';
@@ -94,6 +95,11 @@ export class BatchProcessor {
 
     const page = data.page ?? 0;
     try {
+      // Defence in depth (the api checked at submit): the tenant may list this prefix and write to the output
+      // prefix. Each listed key is checked again by its conversion (a `..` key fails alone, as INVALID_KEY).
+      const scopes = new StorageScopePolicy(this.config.TENANT_STORAGE ?? new Map());
+      scopes.assertAccess(data.tenant, 'read', { bucket: data.source.bucket, prefix: data.source.prefix }, 'source.prefix');
+      scopes.assertAccess(data.tenant, 'write', { bucket: data.output.bucket, prefix: data.output.prefix }, 'output.prefix');
       const listing = await this.storage.listPage(data.source.bucket, data.source.prefix, data.source.continuationToken, this.pageSize);
       const parent = this.parentRef(batchId);
       const now = new Date().toISOString();
@@ -159,8 +165,9 @@ export class BatchProcessor {
       return { page, added: children.length, more: Boolean(listing.continuationToken) };
     } catch (e) {
       const info = classifyError(e);
+      info.message = scrubSecrets(info.message, configSecrets(this.config));
       const final = !info.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (!final) throw e;
+      if (!final) throw scrubbedError(e, info.message, configSecrets(this.config));
       // The listing cannot go on: the batch completes with what was listed so far, and says why.
       const total = await this.records.getBatchCounter(batchId, 'listed');
       await this.records.updateBatch(batchId, (r) => ({

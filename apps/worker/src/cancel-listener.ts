@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
+import type Redis from 'ioredis';
+import { configSecrets, type AppConfig } from '../../../libs/config/src';
 import { redisKeys } from '../../../libs/jobs/src';
+import { createRedis } from '../../../libs/jobs/src/redis';
 import { RunningConversions } from './running-conversions';
 import { APP_CONFIG } from './tokens';
 
@@ -21,8 +22,13 @@ export class CancelListener {
 
   async start(): Promise<void> {
     const channel = redisKeys.cancelChannel(this.config.QUEUE_PREFIX);
-    const sub = new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
-    sub.on('error', (e: Error) => this.log.warn(`redis subscriber: ${e.message}`));
+    const sub = createRedis(
+      this.config.REDIS_URL,
+      { maxRetriesPerRequest: null, lazyConnect: true },
+      (m) => this.log.warn(m),
+      'redis subscriber',
+      configSecrets(this.config),
+    );
     sub.on('message', (ch: string, id: string) => {
       if (ch !== channel) return;
       if (this.running.abort(id.trim(), 'cancel')) this.log.log(`cancel requested for ${id}: aborting`);

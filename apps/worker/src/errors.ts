@@ -1,3 +1,4 @@
+import { scrubSecrets } from '../../../libs/config/src/redact';
 import { isLivePhotoError } from '../../../libs/livephoto/src/errors';
 
 export interface ErrorInfo {
@@ -20,4 +21,23 @@ export function classifyError(e: unknown): ErrorInfo {
   }
   // ioredis / socket errors: transient.
   return { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), retryable: true };
+}
+
+/**
+ * What a processor throws for BullMQ to retry: BullMQ stores its message and stack in Redis (`failedReason`,
+ * `stacktrace`) and bull-board shows them, so both are scrubbed (`message` is the already-scrubbed text; the stack
+ * is rewritten with the scrubber). `code` and `retryable` are kept for whoever classifies it again.
+ */
+export function scrubbedError(original: unknown, message: string, secrets: Iterable<string> = []): Error {
+  const known = [...secrets];
+  const o = (original ?? {}) as { name?: unknown; stack?: unknown; code?: unknown; retryable?: unknown };
+  const err = new Error(scrubSecrets(message, known)) as Error & { code?: unknown; retryable?: unknown };
+  if (typeof o.name === 'string') err.name = o.name;
+  if (typeof o.stack === 'string') {
+    const frames = o.stack.split('\n').filter((l) => /^\s+at /.test(l));
+    err.stack = scrubSecrets([`${err.name}: ${err.message}`, ...frames].join('\n'), known);
+  }
+  if (o.code !== undefined) err.code = o.code;
+  if (o.retryable !== undefined) err.retryable = o.retryable;
+  return err;
 }

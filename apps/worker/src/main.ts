@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, loadConfig, redactedConfig, type AppConfig } from '../../../libs/config/src';
+import { ConfigError, configSecrets, errorText, loadConfig, redactedConfig, type AppConfig } from '../../../libs/config/src';
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
 import { collectProcessMetrics } from '../../../libs/jobs/src/metrics';
@@ -12,6 +12,9 @@ import { WorkerHost } from './worker-host';
 import { REDIS } from './tokens';
 import { WorkerModule } from './worker.module';
 
+/** Literal secrets of the loaded config, scrubbed from the last-resort error output. */
+let secrets: string[] = [];
+
 /** `npm run start:worker`: a Nest application context (no HTTP) running the conversion, batch and webhook workers. */
 export async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -19,9 +22,10 @@ export async function bootstrap(): Promise<void> {
     config = loadConfig('worker');
   } catch (e) {
     // Names the variable and the rule, never the value.
-    console.error(e instanceof ConfigError ? e.message : e);
+    console.error(e instanceof ConfigError ? e.message : errorText(e, [], { stack: true }));
     process.exit(1);
   }
+  secrets = configSecrets(config);
   const levels = { debug: ['error', 'warn', 'log', 'debug'], info: ['error', 'warn', 'log'], warn: ['error', 'warn'], error: ['error'] } as const;
   const logger = new ConsoleLogger({ json: true, logLevels: [...levels[config.LOG_LEVEL]] });
   const log = new Logger('main');
@@ -49,7 +53,7 @@ export async function bootstrap(): Promise<void> {
       await app.close();
       await closeExifTool();
     } catch (e) {
-      log.error(`shutdown: ${(e as Error).message}`);
+      log.error(`shutdown: ${errorText(e, secrets)}`);
       process.exit(1);
     }
     process.exit(0);
@@ -62,7 +66,8 @@ export async function bootstrap(): Promise<void> {
 
 if (require.main === module) {
   void bootstrap().catch((e) => {
-    console.error(e);
+    // Never the error object: ioredis errors carry the failed command's arguments (AUTH: the password).
+    console.error(errorText(e, secrets, { stack: true }));
     process.exit(1);
   });
 }

@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { FlowProducer, Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
+import { configSecrets, type AppConfig } from '../../../libs/config/src';
 import { QUEUES } from '../../../libs/jobs/src';
+import { watchRedisErrors } from '../../../libs/jobs/src/redis';
 import { APP_CONFIG, REDIS } from './tokens';
 
 /** Producer side inside the worker: batch expansion adds children, terminal states add webhook deliveries. */
@@ -21,6 +22,11 @@ export class WorkerQueues {
     this.batches = new Queue(QUEUES.batches, opts);
     this.webhooks = new Queue(QUEUES.webhooks, opts);
     this.flows = new FlowProducer(opts);
+    // Without a listener BullMQ falls back to console.error(err): the whole ioredis error, AUTH arguments included.
+    const log = new Logger('queues');
+    const secrets = configSecrets(config);
+    for (const q of [this.conversions, this.batches, this.webhooks]) watchRedisErrors(q, (m) => log.warn(m), `queue ${q.name}`, secrets);
+    watchRedisErrors(this.flows, (m) => log.warn(m), 'flows', secrets);
   }
 
   /** Called by the worker host after the workers have stopped (processors may still add jobs until then). */

@@ -32,9 +32,10 @@ export class WebhookEvents {
   async emitConversion(record: ConversionRecord, type: WebhookEventType): Promise<string | undefined> {
     const url = record.request?.webhook?.url;
     if (!url) return undefined;
-    const data = await conversionView(record, (o) =>
-      this.storage.presignGet(o.bucket, o.key, this.config.PRESIGN_EXPIRES_SECONDS),
-    );
+    // Object references only: the delivery job and record live in Redis for up to a day, and a presigned URL is a
+    // bearer credential that would also be dead by the last retry. The webhook processor presigns at send time.
+    const view = await conversionView(record, async () => '');
+    const data = withoutResultUrls(view);
     return this.emit({ subjectId: record.id, tenant: record.tenant, url, type, data });
   }
 
@@ -68,4 +69,34 @@ export class WebhookEvents {
     this.log.log(`queued ${e.type} ${eventId} for ${e.subjectId}`);
     return eventId;
   }
+}
+
+const RESULT_OBJECTS = ['still', 'video', 'motionPhoto'] as const;
+
+/** The view with `result.{still,video,motionPhoto}` reduced to `{ bucket, key }`. */
+export function withoutResultUrls<T extends { result?: object }>(view: T): T {
+  if (!view.result) return view;
+  const result: Record<string, unknown> = { ...view.result };
+  for (const role of RESULT_OBJECTS) {
+    const o = result[role] as { bucket: string; key: string } | undefined;
+    if (o) result[role] = { bucket: o.bucket, key: o.key };
+  }
+  return { ...view, result };
+}
+
+/** Fills `url` into each result object of an event's `data` with a fresh presigned GET, just before sending. */
+export async function withFreshResultUrls(
+  data: unknown,
+  presign: (bucket: string, key: string) => Promise<string>,
+): Promise<unknown> {
+  const result = (data as { result?: Record<string, unknown> } | null)?.result;
+  if (!result || typeof result !== 'object') return data;
+  const out: Record<string, unknown> = { ...result };
+  for (const role of RESULT_OBJECTS) {
+    const o = out[role] as { bucket?: unknown; key?: unknown } | undefined;
+    if (o && typeof o.bucket === 'string' && typeof o.key === 'string') {
+      out[role] = { bucket: o.bucket, key: o.key, url: await presign(o.bucket, o.key) };
+    }
+  }
+  return { ...(data as object), result: out };
 }

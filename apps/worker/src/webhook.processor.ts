@@ -4,8 +4,10 @@ import type Redis from 'ioredis';
 import type { AppConfig } from '../../../libs/config/src';
 import { redisKeys, type WebhookDeliveryJobData, type WebhookDeliveryRecord } from '../../../libs/jobs/src';
 import { webhookDeliveriesTotal } from '../../../libs/jobs/src/metrics';
+import type { ObjectStorage } from '../../../libs/storage/src';
 import { deliverWebhook, TargetForbiddenError, WebhookDeliveryError } from '../../../libs/webhooks/src';
-import { APP_CONFIG, REDIS } from './tokens';
+import { APP_CONFIG, REDIS, STORAGE } from './tokens';
+import { withFreshResultUrls } from './webhook-events';
 
 /**
  * Delivers one event per job. Non-2xx and network errors throw so BullMQ retries with the capped exponential
@@ -19,6 +21,7 @@ export class WebhookProcessor {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(STORAGE) private readonly storage: ObjectStorage,
   ) {}
 
   async process(job: Job<WebhookDeliveryJobData>): Promise<{ status: number }> {
@@ -26,9 +29,14 @@ export class WebhookProcessor {
     const attempt = job.attemptsMade + 1;
     const last = attempt >= (job.opts.attempts ?? 1);
     try {
+      // Result URLs are presigned now, at send time (the job holds object references): a retry or a replay hours
+      // later carries live links, and no presigned URL is stored in Redis.
+      const data = await withFreshResultUrls(d.data, (bucket, key) =>
+        this.storage.presignGet(bucket, key, this.config.PRESIGN_EXPIRES_SECONDS),
+      );
       const r = await deliverWebhook(
         d.url,
-        { id: d.eventId, type: d.type, timestamp: d.timestamp, data: d.data },
+        { id: d.eventId, type: d.type, timestamp: d.timestamp, data },
         { secret: this.config.WEBHOOK_SECRET!, allowPrivate: this.config.WEBHOOK_ALLOW_PRIVATE_TARGETS },
       );
       webhookDeliveriesTotal.inc({ result: 'delivered' });

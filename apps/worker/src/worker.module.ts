@@ -1,6 +1,7 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
+import type Redis from 'ioredis';
+import { configSecrets, type AppConfig } from '../../../libs/config/src';
+import { createRedis } from '../../../libs/jobs/src/redis';
 import { storageFromConfig, type ObjectStorage } from '../../../libs/storage/src';
 import { BatchProcessor } from './batch.processor';
 import { CancelListener } from './cancel-listener';
@@ -40,11 +41,10 @@ export class WorkerModule {
         {
           provide: REDIS,
           useFactory: (): Redis => {
-            const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
-            // ioredis reconnects by itself; without a listener an unreachable Redis would crash the process.
+            // ioredis reconnects by itself; without a listener an unreachable Redis would crash the process. The
+            // listener logs a scrubbed line and blanks the AUTH arguments ioredis attaches to the error.
             const log = new Logger('redis');
-            redis.on('error', (e: Error) => log.warn(`redis: ${e.message}`));
-            return redis;
+            return createRedis(config.REDIS_URL, { maxRetriesPerRequest: 3 }, (m) => log.warn(m), 'redis', configSecrets(config));
           },
         },
         { provide: STORAGE, useFactory: (): ObjectStorage => opts.storage ?? storageFromConfig(config) },
