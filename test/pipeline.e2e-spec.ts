@@ -21,6 +21,8 @@ import { objectKeys, processesMentioning, startSlowFileServer } from './worker-s
 let stack: Stack;
 let a: ApiClient;
 let b: ApiClient;
+/** admin key: /metrics spans every tenant */
+let ops: ApiClient;
 let receiver: WebhookReceiver;
 let workers: AppProcess[];
 let connection: Redis;
@@ -85,11 +87,14 @@ beforeAll(async () => {
     WORKER_SHUTDOWN_TIMEOUT_MS: '2000',
     WEBHOOK_BACKOFF_MS: '200',
     WEBHOOK_BACKOFF_MAX_MS: '1000',
+    // URL sources through the loopback range proxy, not downloaded first: ffmpeg itself reads the slow sources
+    SOURCE_DOWNLOAD_MAX_BYTES: '0',
   };
   const [api, ...started] = await Promise.all([startApi(stack), startWorker(stack, workerEnv), startWorker(stack, workerEnv)]);
   workers = started;
   a = apiClient(api.url, stack.tenants.a);
   b = apiClient(api.url, stack.tenants.b);
+  ops = apiClient(api.url, stack.admin);
   connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
   conversions = new Queue(QUEUES.conversions, { connection, prefix: stack.prefix });
 });
@@ -165,7 +170,7 @@ it('converts a video end to end: progress, a presigned pair that passes inspect,
 
   // The worker's stage timings reach the api's /metrics through the Redis relay.
   await waitFor('render timings in /metrics', async () => {
-    const text = String((await a.get('/metrics')).body);
+    const text = String((await ops.get('/metrics')).body);
     const m = /vid2live_stage_duration_seconds_count\{stage="render"\} (\d+)/.exec(text);
     return m && Number(m[1]) >= 1 ? true : undefined;
   }, { timeoutMs: 30_000, intervalMs: 500 });

@@ -8,6 +8,7 @@ import { startS3rver, type RunningS3rver } from '../libs/storage/src/testing/s3r
 import {
   Producer,
   REDIS_URL,
+  TEST_TENANT_STORAGE,
   WEBHOOK_SECRET,
   objectKeys,
   processesMentioning,
@@ -55,7 +56,10 @@ describe('worker processes: SIGKILL recovery and SIGTERM drain', () => {
       WORKER_LOCK_DURATION_MS: '3000',
       WORKER_STALLED_INTERVAL_MS: '2000',
       WORKER_SHUTDOWN_TIMEOUT_MS: '1000',
+      // URL sources through the loopback range proxy, not downloaded first: ffmpeg itself reads the slow source
+      SOURCE_DOWNLOAD_MAX_BYTES: '0',
       LOG_LEVEL: 'info',
+      TENANT_STORAGE: TEST_TENANT_STORAGE,
       ...s3.env,
     };
   });
@@ -84,7 +88,7 @@ describe('worker processes: SIGKILL recovery and SIGTERM drain', () => {
       for (const line of processesMentioning(needle)) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
 
       src.setSpeed(1024 * 1024);
-      const cfg = workerConfig(prefix, s3, { WORKER_LOCK_DURATION_MS: '3000' });
+      const cfg = workerConfig(prefix, s3, { WORKER_LOCK_DURATION_MS: '3000', SOURCE_DOWNLOAD_MAX_BYTES: '0' });
       inProcess = await startWorker(cfg, { stalledIntervalMs: 1000 });
       const done = await producer.waitForStatus(id, ['completed', 'failed'], 120_000);
       expect(done.status).toBe('completed');

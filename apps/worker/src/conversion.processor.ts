@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { AppConfig } from '../../../libs/config/src';
+import { configSecrets, scrubSecrets, type AppConfig } from '../../../libs/config/src';
 import type { ConversionJobData, WebhookEventType } from '../../../libs/jobs/src';
 import { conversionsTotal, stageDuration } from '../../../libs/jobs/src/metrics';
 import type { ConversionRecord, ObjectRef } from '../../../libs/jobs/src/records';
@@ -13,8 +12,9 @@ import { convertToLivePhoto } from '../../../libs/livephoto/src';
 import { LivePhotoError } from '../../../libs/livephoto/src/errors';
 import type { StageProgress } from '../../../libs/livephoto/src/types';
 import type { ObjectStorage } from '../../../libs/storage/src';
-import { assertPublicTarget } from '../../../libs/webhooks/src/target-guard';
-import { classifyError, type ErrorInfo } from './errors';
+import { StorageScopePolicy, assertOutputName } from '../../../libs/storage/src/scope';
+import { SourceReader } from '../../../libs/sources/src/source-reader';
+import { classifyError, scrubbedError, type ErrorInfo } from './errors';
 import { ENDED, RecordStore } from './record-store';
 import { RunningConversions } from './running-conversions';
 import { APP_CONFIG, STORAGE } from './tokens';
@@ -63,6 +63,8 @@ function localName(base: string): string {
 @Injectable()
 export class ConversionProcessor {
   private readonly log = new Logger('conversion');
+  /** Every network read of a source (S3 or URL) goes through it; ffmpeg gets a local file or its loopback proxy. */
+  private readonly sources: SourceReader;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -70,7 +72,12 @@ export class ConversionProcessor {
     private readonly records: RecordStore,
     private readonly running: RunningConversions,
     private readonly webhooks: WebhookEvents,
-  ) {}
+  ) {
+    this.sources = sourceReaderFor(config, storage);
+    if (config.SOURCE_TEST_PUBLIC_HOSTS.size) {
+      this.log.warn(`SOURCE_TEST_PUBLIC_HOSTS is set (${[...config.SOURCE_TEST_PUBLIC_HOSTS].join(',')}): a test-only SSRF exemption`);
+    }
+  }
 
   async process(job: Job<ConversionJobData>, token?: string): Promise<ConversionOutcome> {
     const id = job.data.conversionId;
@@ -153,6 +160,8 @@ export class ConversionProcessor {
       }
       const info = classifyError(e);
       if (scrub.secret) info.message = info.message.split(scrub.secret).join(scrub.replacement ?? '');
+      // Presigned URLs, credentials in URLs and configured secrets never reach the record, a log or BullMQ.
+      info.message = scrubSecrets(info.message, configSecrets(this.config));
       return await this.handleFailure(job, info, e);
     } finally {
       this.running.end(id);
@@ -167,40 +176,39 @@ export class ConversionProcessor {
     progress: ProgressWriter,
     scrub: Scrub,
   ): Promise<NonNullable<ConversionRecord['result']>> {
-    let source: string;
-    if ('key' in data.source) {
-      const { bucket, key } = data.source;
-      // A HEAD first gives the right final code for a missing or empty object instead of an ffmpeg HTTP error.
-      const head = await this.storage.headObject(bucket, key);
-      if (!head) throw new LivePhotoError('SOURCE_NOT_FOUND', `s3://${bucket}/${key} does not exist`);
-      if (head.size === 0) throw new LivePhotoError('SOURCE_EMPTY', `s3://${bucket}/${key} is empty`);
-      const localPath = this.storage.localPath?.(bucket, key);
-      if (localPath) {
-        source = localPath;
-      } else if (head.size <= this.config.SOURCE_DOWNLOAD_MAX_BYTES) {
-        // Small source: one GET to disk beats the 3 opens (probe, analysis, render) of a URL, each with its
-        // fixed header/moov/probe reads.
-        progress.report({ stage: 'download', percent: 0 });
-        source = path.join(tmp, `source${path.extname(key).replace(/[^A-Za-z0-9.]/g, '').slice(0, 12)}`);
-        await pipeline(await this.storage.getObjectStream(bucket, key), createWriteStream(source), { signal });
-        progress.report({ stage: 'download', percent: 100 });
-      } else {
-        // ffmpeg reads the presigned URL with range requests: a 3 s clip of a 2 GB file reads a few MB, not 2 GB.
-        source = await this.storage.presignGet(bucket, key, this.config.PRESIGN_EXPIRES_SECONDS);
-      }
-      // Errors name the object, never the presigned URL (a bearer credential) nor a worker's temp file.
-      scrub.secret = source;
-      scrub.replacement = `s3://${bucket}/${key}`;
-    } else {
-      // Checked again here, not only at submit: DNS may have changed since (rebinding).
-      await assertPublicTarget(data.source.url, { allowPrivate: this.config.WEBHOOK_ALLOW_PRIVATE_TARGETS, kind: 'source' });
-      source = data.source.url;
+    // Defence in depth: the api checked this at submit; nothing is read or written before it holds here too.
+    this.assertStorageScope(data);
+    // The source reader owns every network read of the source: S3 (one GET for a small object, ranged GETs
+    // through a loopback proxy for a large one) and URLs (pinned DNS, each redirect hop re-checked, timeouts,
+    // typed HTTP errors). ffmpeg only ever sees a local file or that proxy's 127.0.0.1 URL.
+    const opened = await this.sources.open(data.source, {
+      workDir: tmp,
+      signal,
+      onDownload: (percent) => progress.report({ stage: 'download', percent }),
+    });
+    // Errors name the source (s3://bucket/key, https://host/path), never the proxy URL or a worker's temp file.
+    scrub.secret = opened.input;
+    scrub.replacement = opened.name;
+    let result: Awaited<ReturnType<typeof convertToLivePhoto>>;
+    try {
+      result = await this.convertSource(data, opened.input, tmp, signal, progress);
+    } catch (e) {
+      // ffmpeg saw a 503 or a cut connection from the proxy: report what the upstream really said.
+      if (!signal.aborted && opened.failure()) throw opened.failure();
+      throw e;
+    } finally {
+      await opened.close();
     }
+    // ffmpeg may finish a clip from a source cut short: an upstream failure during the run is never a success.
+    if (opened.failure()) throw opened.failure();
+    return this.upload(data, result, signal, progress);
+  }
 
+  private convertSource(data: ConversionJobData, source: string, tmp: string, signal: AbortSignal, progress: ProgressWriter) {
     const base = outputBaseName(data);
     const local = localName(base);
     const outDir = path.join(tmp, 'out');
-    const result = await convertToLivePhoto(
+    return convertToLivePhoto(
       {
         source,
         outputDir: outDir,
@@ -211,6 +219,16 @@ export class ConversionProcessor {
       },
       { signal, onProgress: (p) => progress.report(p) },
     );
+  }
+
+  private async upload(
+    data: ConversionJobData,
+    result: Awaited<ReturnType<typeof convertToLivePhoto>>,
+    signal: AbortSignal,
+    progress: ProgressWriter,
+  ): Promise<NonNullable<ConversionRecord['result']>> {
+    const base = outputBaseName(data);
+    const local = localName(base);
 
     // Both files are complete on disk before the first byte goes up; each upload is atomic (single PUT or a
     // multipart upload that is aborted on failure), and the keys are deterministic so a retry overwrites.
@@ -285,10 +303,22 @@ export class ConversionProcessor {
             : undefined,
         )
         .catch(() => undefined);
-      throw original;
+      // BullMQ stores the thrown message and stack (failedReason, stacktrace): scrubbed, never the original.
+      throw scrubbedError(original, info.message, configSecrets(this.config));
     }
     await this.markFailed(id, info);
     throw new UnrecoverableError(`${info.code}: ${info.message}`);
+  }
+
+  /**
+   * The tenant's TENANT_STORAGE scope and the key rules, before any read or write: the source readable, the output
+   * prefix writable, every output key valid and ≤ 1 024 bytes. A StorageScopeError is final (not retryable).
+   */
+  private assertStorageScope(data: ConversionJobData): void {
+    const scopes = new StorageScopePolicy(this.config.TENANT_STORAGE ?? new Map());
+    if ('key' in data.source) scopes.assertAccess(data.tenant, 'read', data.source, 'source.key');
+    scopes.assertAccess(data.tenant, 'write', { bucket: data.output.bucket, prefix: data.output.prefix }, 'output.prefix');
+    assertOutputName(data.output.prefix, outputBaseName(data), 'key' in data.source ? 'source.key' : 'source.url');
   }
 
   /** Also used by the worker host for jobs that fail outside `process` (stalled too often). */
@@ -353,4 +383,18 @@ class ProgressWriter {
   flush(): Promise<unknown> {
     return this.chain;
   }
+}
+
+/** The worker's source reader, from the validated config (timeouts, sizes, the SSRF policy). */
+export function sourceReaderFor(config: AppConfig, storage: ObjectStorage): SourceReader {
+  return new SourceReader(storage, {
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+    testPublicHosts: config.SOURCE_TEST_PUBLIC_HOSTS,
+    connectTimeoutMs: config.SOURCE_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: config.SOURCE_IDLE_TIMEOUT_MS,
+    requestTimeoutMs: config.SOURCE_REQUEST_TIMEOUT_MS,
+    downloadTimeoutMs: config.SOURCE_DOWNLOAD_TIMEOUT_MS,
+    downloadMaxBytes: config.SOURCE_DOWNLOAD_MAX_BYTES,
+    urlMaxBytes: config.SOURCE_URL_MAX_BYTES,
+  });
 }

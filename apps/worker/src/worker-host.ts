@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
-import Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
-import { QUEUES, WEBHOOK_BACKOFF_TYPE, webhookRetryDelay, type ConversionJobData } from '../../../libs/jobs/src';
+import type Redis from 'ioredis';
+import { configSecrets, scrubSecrets, type AppConfig } from '../../../libs/config/src';
+import { createRedis, watchRedisErrors } from '../../../libs/jobs/src/redis';
+import { QUEUES, WEBHOOK_BACKOFF_TYPE, conversionRetryDelay, webhookRetryDelay, type ConversionJobData } from '../../../libs/jobs/src';
 import { BatchProcessor } from './batch.processor';
 import { CancelListener } from './cancel-listener';
 import { ConversionProcessor } from './conversion.processor';
+import { classifyError } from './errors';
 import { WorkerQueues } from './queues';
 import { RunningConversions } from './running-conversions';
 import { APP_CONFIG } from './tokens';
@@ -49,8 +51,8 @@ export class WorkerHost {
     const cfg = this.config;
     await this.cancel.start();
     // Workers need maxRetriesPerRequest: null (blocking commands); BullMQ duplicates this for its blocking client.
-    this.connection = new Redis(cfg.REDIS_URL, { maxRetriesPerRequest: null });
-    this.connection.on('error', (e: Error) => this.log.warn(`redis: ${e.message}`));
+    const secrets = configSecrets(cfg);
+    this.connection = createRedis(cfg.REDIS_URL, { maxRetriesPerRequest: null }, (m) => this.log.warn(m), 'redis', secrets);
     const base = { connection: this.connection, prefix: cfg.QUEUE_PREFIX };
     const stalledInterval = this.tuning.stalledIntervalMs ?? cfg.WORKER_STALLED_INTERVAL_MS;
 
@@ -63,6 +65,11 @@ export class WorkerHost {
       stalledInterval,
       // A job whose worker died is recovered (moved back to wait) this many times before it is failed.
       maxStalledCount: 2,
+      settings: {
+        // Minutes for an unreachable source/storage (SOURCE_UNAVAILABLE…), seconds for other transient faults.
+        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+          conversionRetryDelay(attemptsMade, err ? classifyError(err).code : undefined),
+      },
     });
     // Jobs that fail without our processor reporting it (stalled past maxStalledCount) still end in the record.
     conversions.on('failed', (job, err) => void this.onConversionFailed(job, err));
@@ -89,7 +96,8 @@ export class WorkerHost {
     });
 
     this.workers = [conversions, batches, webhooks];
-    for (const w of this.workers) w.on('error', (e) => this.log.error(`${w.name}: ${e.message}`));
+    // BullMQ's own connections (the blocking one is a duplicate, without our client's listener) report here.
+    for (const w of this.workers) watchRedisErrors(w, (m) => this.log.error(m), w.name, secrets);
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
     this.log.log(
       `processing ${this.workers.map((w) => w.name).join(', ')} (concurrency ${cfg.WORKER_CONCURRENCY}, lock ${cfg.WORKER_LOCK_DURATION_MS} ms)`,
@@ -105,7 +113,7 @@ export class WorkerHost {
       // No-op when the processor already recorded the failure (the record has ended).
       await this.conversions.markFailed(job.data.conversionId, {
         code: stalled ? 'JOB_STALLED' : 'INTERNAL',
-        message: err.message,
+        message: scrubSecrets(err.message, configSecrets(this.config)),
       });
     } catch (e) {
       this.log.error(`recording the failure of ${job.id}: ${(e as Error).message}`);

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { parseTenantStorage, type TenantStorage } from '../../storage/src/scope';
+import { scrubSecrets, urlCredentials } from './redact';
+
+export { errorText, scrubSecrets, urlCredentials, REDACTED } from './redact';
 
 /**
  * Typed, validated environment. The api and worker call `loadConfig()` first thing and refuse to start on a
@@ -35,6 +39,29 @@ const apiKeys = z
     return map;
   });
 
+/** Operator keys for the cross-tenant views (queue dashboard, /metrics): `key,key`, each ≥ 16 characters. */
+const adminApiKeys = z
+  .string()
+  .min(1)
+  .transform((raw, ctx) => {
+    const keys = new Set(raw.split(',').map((s) => s.trim()).filter(Boolean));
+    if (keys.size === 0 || [...keys].some((k) => k.length < 16 || /[\s:]/.test(k))) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be key,key,… with keys of at least 16 characters (no spaces or ":")' });
+      return z.NEVER;
+    }
+    return keys as ReadonlySet<string>;
+  });
+
+/** `{ "<tenant>": { "read": [{ "bucket", "prefix" }], "write": [...] } }` (see libs/storage/src/scope.ts). */
+const tenantStorage = z.string().transform((raw, ctx): TenantStorage => {
+  const parsed = parseTenantStorage(raw);
+  if (!parsed.ok) {
+    for (const message of parsed.problems) ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+    return z.NEVER;
+  }
+  return parsed.value;
+});
+
 const webhookSecret = z
   .string()
   .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_<base64>')
@@ -48,6 +75,8 @@ const schema = z.object({
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: bool.optional(),
   API_KEYS: apiKeys.optional(),
+  ADMIN_API_KEYS: adminApiKeys.optional(),
+  TENANT_STORAGE: tenantStorage.optional(),
   WEBHOOK_SECRET: webhookSecret.optional(),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default('false'),
   /** attempts for one webhook delivery; with the default backoff, 20 attempts span about 24 h */
@@ -67,6 +96,26 @@ const schema = z.object({
    * ffmpeg/ffprobe open of a URL costs fixed reads (header, moov, probe window), ~4× a small clip's size.
    */
   SOURCE_DOWNLOAD_MAX_BYTES: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  /** source reader (libs/sources): TCP/TLS connect to a URL source's server */
+  SOURCE_CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
+  /** source reader: no byte from the source for this long while waiting for one → SOURCE_UNAVAILABLE (retried) */
+  SOURCE_IDLE_TIMEOUT_MS: positiveInt.default(20_000),
+  /** source reader: one request (a ≤ 4 MiB range window) from start to its last byte — bounds a trickling server */
+  SOURCE_REQUEST_TIMEOUT_MS: positiveInt.default(60_000),
+  /** source reader: a whole-file download (a small source, or a URL server without range support) */
+  SOURCE_DOWNLOAD_TIMEOUT_MS: positiveInt.default(600_000),
+  /** source reader: URL sources larger than this are refused (SOURCE_TOO_LARGE) */
+  SOURCE_URL_MAX_BYTES: positiveInt.default(4 * 1024 * 1024 * 1024),
+  /**
+   * TEST ONLY, empty by default: `host:port,host:port` (exactly as written in URLs, e.g. `127.0.0.1:40123`) that
+   * the SSRF guard treats as public for URL sources, so an end-to-end test can serve a "public" source on
+   * loopback while every other private target — a redirect to another port, `localhost`, 169.254.169.254 — is
+   * still refused. Never set it in a deployment; the worker logs a warning when it is set.
+   */
+  SOURCE_TEST_PUBLIC_HOSTS: z
+    .string()
+    .default('')
+    .transform((raw) => new Set(raw.split(',').map((s) => s.trim()).filter(Boolean)) as ReadonlySet<string>),
   /** presigned GET URLs in results live this long */
   PRESIGN_EXPIRES_SECONDS: positiveInt.default(3600),
   /** conversion/batch records (what GET returns) are kept this long in Redis, like BullMQ's removeOnFail age */
@@ -88,8 +137,8 @@ export class ConfigError extends Error {
 
 /** Variables each role cannot start without. */
 const REQUIRED: Record<AppConfig['role'], Array<keyof z.output<typeof schema>>> = {
-  api: ['API_KEYS'],
-  worker: ['WEBHOOK_SECRET'],
+  api: ['API_KEYS', 'TENANT_STORAGE'],
+  worker: ['WEBHOOK_SECRET', 'TENANT_STORAGE'],
   cli: [],
 };
 
@@ -111,6 +160,16 @@ export function loadConfig(role: AppConfig['role'], env: NodeJS.ProcessEnv = pro
     throw new ConfigError(missing.map((variable) => ({ variable, message: `required for the ${role}` })));
   }
   const cfg = { ...parsed.data, role };
+  const problems: Array<{ variable: string; message: string }> = [];
+  if (cfg.API_KEYS && cfg.TENANT_STORAGE) {
+    // A tenant that can authenticate but has no storage entry is a typo waiting to lock it out: refuse to start.
+    const unscoped = [...new Set(cfg.API_KEYS.values())].filter((t) => !cfg.TENANT_STORAGE!.has(t));
+    if (unscoped.length) problems.push({ variable: 'TENANT_STORAGE', message: `no entry for tenant(s) ${unscoped.join(', ')} of API_KEYS` });
+  }
+  if (cfg.API_KEYS && cfg.ADMIN_API_KEYS && [...cfg.ADMIN_API_KEYS].some((k) => cfg.API_KEYS!.has(k))) {
+    problems.push({ variable: 'ADMIN_API_KEYS', message: 'an admin key must not also be a tenant key in API_KEYS' });
+  }
+  if (problems.length) throw new ConfigError(problems);
   // A custom endpoint (MinIO, s3rver) almost always needs path-style addressing.
   if (cfg.S3_FORCE_PATH_STYLE === undefined) cfg.S3_FORCE_PATH_STYLE = cfg.S3_ENDPOINT !== undefined;
   return cfg;
@@ -123,6 +182,19 @@ export function redactedConfig(cfg: AppConfig): Record<string, unknown> {
     S3_SECRET_ACCESS_KEY: cfg.S3_SECRET_ACCESS_KEY ? '***' : undefined,
     WEBHOOK_SECRET: cfg.WEBHOOK_SECRET ? '***' : undefined,
     API_KEYS: cfg.API_KEYS ? `${cfg.API_KEYS.size} key(s) for tenants ${[...new Set(cfg.API_KEYS.values())].join(',')}` : undefined,
-    REDIS_URL: cfg.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@'),
+    ADMIN_API_KEYS: cfg.ADMIN_API_KEYS ? `${cfg.ADMIN_API_KEYS.size} key(s)` : undefined,
+    TENANT_STORAGE: cfg.TENANT_STORAGE ? Object.fromEntries(cfg.TENANT_STORAGE) : undefined,
+    REDIS_URL: scrubSecrets(cfg.REDIS_URL, urlCredentials(cfg.REDIS_URL)),
   };
+}
+
+/** Every secret of the config as a literal, for `scrubSecrets` where text may quote one (error messages). */
+export function configSecrets(cfg: Partial<AppConfig>): string[] {
+  return [
+    ...urlCredentials(cfg.REDIS_URL),
+    ...(cfg.API_KEYS ? cfg.API_KEYS.keys() : []),
+    ...(cfg.ADMIN_API_KEYS ?? []),
+    cfg.WEBHOOK_SECRET ?? '',
+    cfg.S3_SECRET_ACCESS_KEY ?? '',
+  ].filter((s) => s.length > 0);
 }

@@ -87,9 +87,26 @@ export const redisKeys = {
   webhookDeliveriesByTenant: (prefix: string, tenant: string) => `${prefix}:webhook-deliveries:${tenant}`,
 };
 
+/** Backoff type of conversion jobs: the worker picks the delay from the failure's code (conversionRetryDelay). */
+export const CONVERSION_BACKOFF_TYPE = 'conversion';
+
+/** Codes that mean "the source or storage cannot be reached right now": worth waiting minutes, not seconds. */
+export const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['SOURCE_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'TARGET_UNRESOLVABLE']);
+
+/**
+ * Delay before retry n (1-based) of a conversion. A source/storage outage, throttling (S3 SlowDown, HTTP 429)
+ * or a timeout waits 15 s·2^(n-1) (15, 30, 60, 120 s: the 5 attempts span ~4 min) with ±10 % jitter so throttled
+ * jobs do not return together; any other transient fault (ffmpeg, Redis blip) 2 s·2^(n-1) as before.
+ */
+export function conversionRetryDelay(attemptsMade: number, code: string | undefined, random = Math.random): number {
+  const n = Math.max(0, attemptsMade - 1);
+  if (code && UNAVAILABLE_CODES.has(code)) return Math.round(Math.min(300_000, 15_000 * 2 ** n) * (0.9 + 0.2 * random()));
+  return 2_000 * 2 ** n;
+}
+
 export const conversionJobOptions: JobsOptions = {
   attempts: 5,
-  backoff: { type: 'exponential', delay: 2_000 },
+  backoff: { type: CONVERSION_BACKOFF_TYPE, delay: 2_000 },
   removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
   removeOnFail: { age: 30 * 24 * 3600 },
 };

@@ -14,7 +14,10 @@ import { HDR_REFERENCE_WHITE_NITS } from './stages/color';
 import type { ConvertOptions, LivePhotoResult, PlanWarning, SourceInfo as LivePhotoSource, StageContext } from './types';
 
 export interface ConvertRequest {
-  /** a local path, or an http(s) URL ffmpeg can read with range requests (e.g. a presigned S3 GET) */
+  /**
+   * a local path, or the source reader's loopback URL (`http://127.0.0.1:<port>/…`, libs/sources): ffmpeg never
+   * opens an external URL; anything else is read as a file name
+   */
   source: string;
   outputDir: string;
   /** output file name without extension: NAME.JPG|HEIC + NAME.MOV (+ NAME.MP.jpg) */

@@ -6,6 +6,8 @@ export const LIVE_PHOTO_ERROR_CODES = {
   // Input problems: final, never retried.
   SOURCE_NOT_FOUND: 'the source file does not exist or cannot be read',
   SOURCE_EMPTY: 'the source file is empty (0 bytes)',
+  SOURCE_ACCESS_DENIED: 'the source exists but reading it was refused (HTTP 401/403, S3 AccessDenied)',
+  SOURCE_TOO_LARGE: 'the source is larger than this service reads (SOURCE_URL_MAX_BYTES)',
   INPUT_NOT_MEDIA: 'the source is not an audio/video container ffprobe can read (text, subtitles and playlists are refused)',
   INPUT_IS_IMAGE: 'the source is a still image, not a video',
   INPUT_NO_VIDEO: 'the source has no video stream (audio only?)',
@@ -15,7 +17,8 @@ export const LIVE_PHOTO_ERROR_CODES = {
   CLIP_TOO_SHORT: 'the source is too short to make a Live Photo from',
   INVALID_OPTIONS: 'the conversion options are invalid',
   INVALID_CONTAINER: 'a file is not a well-formed QuickTime/JPEG/HEIF container',
-  // Environment / processing problems.
+  // Environment / processing problems: retried with backoff.
+  SOURCE_UNAVAILABLE: 'the source could not be read right now (HTTP 5xx/429, S3 SlowDown, network error or timeout)',
   FFMPEG_NOT_FOUND: 'no ffmpeg/ffprobe binary was found',
   FFMPEG_FAILED: 'ffmpeg failed while decoding or encoding',
   HEIF_ENCODER_NOT_FOUND: 'heif-enc (libheif-examples) is not installed; HEIC stills are unavailable',
@@ -31,6 +34,8 @@ export type LivePhotoErrorCode = keyof typeof LIVE_PHOTO_ERROR_CODES;
 export const FINAL_ERROR_CODES: ReadonlySet<LivePhotoErrorCode> = new Set<LivePhotoErrorCode>([
   'SOURCE_NOT_FOUND',
   'SOURCE_EMPTY',
+  'SOURCE_ACCESS_DENIED',
+  'SOURCE_TOO_LARGE',
   'INPUT_NOT_MEDIA',
   'INPUT_IS_IMAGE',
   'INPUT_NO_VIDEO',

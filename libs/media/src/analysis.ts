@@ -268,7 +268,7 @@ export async function analyseFrames(sourcePath: string, req: FrameAnalysisReques
     '-skip_loop_filter', 'all',
     '-ss', req.start.toFixed(3),
     '-t', req.duration.toFixed(3),
-    ...sourceInputOptions(),
+    ...sourceInputOptions(sourcePath),
     '-i', ffmpegInput(sourcePath),
     '-map', req.streamIndex === undefined ? '0:v:0' : `0:${req.streamIndex}`, '-an', '-sn', '-dn',
     '-vf', `fps=${ANALYSIS_FPS},scale=${width}:${height}:flags=area,format=gray`,

@@ -1,3 +1,5 @@
+import { sourceProtocolOptions } from './ffmpeg';
+
 /**
  * Which ffmpeg demuxers may open a source. ffmpeg probes whatever it is given and happily "plays" text (`tty`
  * renders a .txt file as a picture of its characters), subtitles, playlists (`hls`, `dash`, `concat` open further
@@ -58,9 +60,12 @@ export const PROBE_FORMAT_WHITELIST = [...VIDEO_DEMUXERS, ...AUDIO_DEMUXERS, ...
 /** `-format_whitelist` value for ffmpeg decoding a source the probe stage accepted: video containers only. */
 export const SOURCE_FORMAT_WHITELIST = VIDEO_DEMUXERS.join(',');
 
-/** ffmpeg input options that restrict which demuxer may open the next `-i` source. */
-export function sourceInputOptions(): string[] {
-  return ['-format_whitelist', SOURCE_FORMAT_WHITELIST];
+/**
+ * ffmpeg input options that restrict which demuxer may open the next `-i` source and, given the source, which
+ * protocols it may use (`file`, or `http,tcp` for the source reader's loopback proxy; see ffmpeg.ts).
+ */
+export function sourceInputOptions(source?: string): string[] {
+  return [...(source === undefined ? ['-protocol_whitelist', 'file'] : sourceProtocolOptions(source)), '-format_whitelist', SOURCE_FORMAT_WHITELIST];
 }
 
 export type DemuxerKind = 'video' | 'audio' | 'image';

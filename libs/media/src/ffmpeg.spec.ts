@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createFfmpegCommand, ffmpegInput, LineTail, parseTimemark, runFfmpeg, runFfmpegCommand } from './ffmpeg';
+import { createFfmpegCommand, ffmpegInput, LineTail, parseTimemark, runFfmpeg, runFfmpegCommand, sourceProtocolOptions } from './ffmpeg';
 import { makeTempDir, removeDir } from './test-media';
 
 function isAlive(pid: number): boolean {
@@ -27,9 +27,14 @@ describe('ffmpeg runner', () => {
     expect(tail.get()).toEqual(['c', 'part']);
   });
 
-  it('names local files with file: and leaves URLs alone', () => {
+  it('names local files with file:, passes only the source reader\'s loopback URL, never an external URL', () => {
     expect(ffmpegInput('-odd name.mp4')).toBe('file:-odd name.mp4');
-    expect(ffmpegInput('https://bucket.s3/x.mp4?sig=1')).toBe('https://bucket.s3/x.mp4?sig=1');
+    expect(ffmpegInput('http://127.0.0.1:4123/abc/x.mp4')).toBe('http://127.0.0.1:4123/abc/x.mp4');
+    // An external URL is a (non-existent) file name to ffmpeg: it is never fetched.
+    expect(ffmpegInput('https://bucket.s3/x.mp4?sig=1')).toBe('file:https://bucket.s3/x.mp4?sig=1');
+    expect(ffmpegInput('http://169.254.169.254/latest')).toBe('file:http://169.254.169.254/latest');
+    expect(sourceProtocolOptions('/tmp/a.mp4')).toEqual(['-protocol_whitelist', 'file']);
+    expect(sourceProtocolOptions('http://127.0.0.1:4123/abc/x.mp4').slice(0, 2)).toEqual(['-protocol_whitelist', 'http,tcp']);
   });
 
   it('runs ffmpeg, reports increasing progress up to 100 and streams stdout', async () => {

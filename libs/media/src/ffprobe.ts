@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { LivePhotoError } from '../../livephoto/src/errors';
 import { resolveMediaBinaries } from './binaries';
 import { PROBE_FORMAT_WHITELIST } from './demuxers';
-import { ffmpegInput } from './ffmpeg';
+import { ffmpegInput, sourceProtocolOptions } from './ffmpeg';
 
 /** The part of ffprobe's JSON we read (ffprobe prints numbers as strings in many places). */
 export interface FfprobeSideData {
@@ -70,7 +70,7 @@ export interface FfprobeOptions {
  * `ffprobe -v error -print_format json -show_format -show_streams -format_whitelist … FILE`.
  * `-show_streams` already includes each stream's `side_data_list` (the display matrix with its `rotation`).
  * A file ffprobe cannot read resolves with a non-zero exitCode and its stderr (the caller classifies it);
- * only a timeout, abort or missing binary rejects.
+ * only a timeout, abort, kill by a signal or missing binary rejects.
  */
 export function runFfprobe(file: string, opts: FfprobeOptions = {}): Promise<FfprobeResult> {
   const { ffprobe } = resolveMediaBinaries();
@@ -80,6 +80,7 @@ export function runFfprobe(file: string, opts: FfprobeOptions = {}): Promise<Ffp
   const args = [
     '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams',
     ...(whitelist ? ['-format_whitelist', whitelist] : []),
+    ...sourceProtocolOptions(file),
     ffmpegInput(file),
   ];
 
@@ -100,6 +101,18 @@ export function runFfprobe(file: string, opts: FfprobeOptions = {}): Promise<Ffp
           return reject(
             new LivePhotoError('FFMPEG_FAILED', `ffprobe timed out after ${timeoutMs / 1000}s on ${file}`, {
               file,
+              stderr: stderr.split('\n').slice(-10),
+            }),
+          );
+        }
+        const signal = (e as { signal?: NodeJS.Signals | null } | null)?.signal;
+        if (signal) {
+          // Killed from outside (OOM killer, an operator, a crash): says nothing about the file, so not
+          // INPUT_NOT_MEDIA but a retryable FFMPEG_FAILED.
+          return reject(
+            new LivePhotoError('FFMPEG_FAILED', `ffprobe was killed by ${signal} while reading ${file}`, {
+              file,
+              signal,
               stderr: stderr.split('\n').slice(-10),
             }),
           );

@@ -36,8 +36,8 @@ export interface ObjectStorage {
   /** null when the object does not exist */
   headObject(bucket: string, key: string): Promise<ObjectInfo | null>;
   getObjectStream(bucket: string, key: string): Promise<Readable>;
-  /** bytes [start, endInclusive] */
-  getRange(bucket: string, key: string, start: number, endInclusive: number): Promise<Buffer>;
+  /** bytes [start, endInclusive]; `signal` aborts the request (the source reader's timeouts and cancel) */
+  getRange(bucket: string, key: string, start: number, endInclusive: number, opts?: { signal?: AbortSignal }): Promise<Buffer>;
   /** Atomic from a reader's point of view: the key shows the new object only once it is complete. */
   putObjectFromFile(bucket: string, key: string, file: string, opts?: PutOptions): Promise<void>;
   /** One page of keys under `prefix`, in key order. */

@@ -85,14 +85,19 @@ export class S3Storage implements ObjectStorage {
     });
     const body = r.Body as Readable;
     body.on('error', (e) => counter.destroy(mapStorageError(e, `read s3://${bucket}/${key}`, { readingSource: true })));
+    // pipe() does not pass a destroy upstream: an aborted download must close the S3 socket too.
+    counter.on('close', () => body.destroy());
     return body.pipe(counter);
   }
 
-  async getRange(bucket: string, key: string, start: number, endInclusive: number): Promise<Buffer> {
+  async getRange(bucket: string, key: string, start: number, endInclusive: number, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
     const what = `get s3://${bucket}/${key} bytes=${start}-${endInclusive}`;
     const r = await this.send(
       what,
-      () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${endInclusive}` })),
+      () =>
+        this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${endInclusive}` }), {
+          abortSignal: opts.signal,
+        }),
       true,
     );
     try {

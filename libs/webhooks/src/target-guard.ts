@@ -48,6 +48,7 @@ const V4_FORBIDDEN: Range[] = [
   v4('172.16.0.0/12', 'private'),
   v4('192.0.0.0/24', 'IETF protocol assignments'),
   v4('192.0.2.0/24', 'documentation'),
+  v4('192.88.99.0/24', '6to4 relay anycast (deprecated)'),
   v4('192.168.0.0/16', 'private'),
   v4('198.18.0.0/15', 'benchmarking'),
   v4('198.51.100.0/24', 'documentation'),
@@ -63,13 +64,21 @@ function v6(prefixHex: string, bits: number, why: string): Range {
 const V6_FORBIDDEN: Range[] = [
   v6('::', 128, 'unspecified'),
   v6('::1', 128, 'loopback'),
+  v6('64:ff9b:1::', 48, 'local-use NAT64'),
   v6('fc00::', 7, 'unique local (private)'),
   v6('fe80::', 10, 'link-local'),
   v6('fec0::', 10, 'site-local (deprecated)'),
   v6('ff00::', 8, 'multicast'),
   v6('2001:db8::', 32, 'documentation'),
+  v6('3fff::', 20, 'documentation'),
+  // Teredo (2001::/32, embeds an obfuscated IPv4), benchmarking, ORCHID: none is a place to fetch from.
+  v6('2001::', 23, 'IETF protocol assignments (Teredo, benchmarking, ORCHID)'),
   v6('100::', 64, 'discard-only'),
 ];
+
+const NAT64_WELL_KNOWN = v6('64:ff9b::', 96, 'NAT64');
+const SIX_TO_FOUR = v6('2002::', 16, '6to4');
+const V6_GLOBAL_UNICAST = v6('2000::', 3, 'global unicast');
 
 function inRange(addr: number[], r: Range): boolean {
   let bits = r.bits;
@@ -102,8 +111,11 @@ export function parseIPv6(input: string): number[] | undefined {
 }
 
 /**
- * Why an address must not be contacted, or undefined when it is public. IPv4-mapped (`::ffff:a.b.c.d`),
- * IPv4-compatible (`::a.b.c.d`) and NAT64 (`64:ff9b::/96`) forms are judged by their embedded IPv4 address.
+ * Why an address must not be contacted, or undefined when it is public. IPv6 is allow-listed: only global unicast
+ * (2000::/3) can be public, minus documentation, IETF-assignment and 6to4 ranges. Every form that embeds an IPv4
+ * address is judged by that address: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`),
+ * IPv4-compatible (`::a.b.c.d`, deprecated: refused even when public), NAT64 (`64:ff9b::/96`; the local-use
+ * `64:ff9b:1::/48` is refused outright) and 6to4 (`2002:aabb:ccdd::/48`).
  */
 export function forbiddenAddressReason(address: string): string | undefined {
   const kind = isIP(address.split('%')[0]);
@@ -113,21 +125,29 @@ export function forbiddenAddressReason(address: string): string | undefined {
   }
   const bytes = parseIPv6(address);
   if (!bytes) return 'not an IP address';
-  const zero10 = bytes.slice(0, 10).every((b) => b === 0);
-  const embedded = bytes.slice(12).join('.');
-  if (zero10 && bytes[10] === 0xff && bytes[11] === 0xff) {
-    const why = forbiddenAddressReason(embedded);
-    return why ? `IPv4-mapped ${why}` : undefined;
+  const embedded = (from: number) => bytes.slice(from, from + 4).join('.');
+  const judged = (label: string, v4addr: string, refuseAnyway?: string) => {
+    const why = forbiddenAddressReason(v4addr);
+    return why ? `${label} ${why}` : refuseAnyway;
+  };
+  const zero8 = bytes.slice(0, 8).every((b) => b === 0);
+  if (zero8 && bytes[8] === 0 && bytes[9] === 0 && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return judged('IPv4-mapped', embedded(12));
   }
-  if (zero10 && bytes[10] === 0 && bytes[11] === 0 && !bytes.slice(12).every((b) => b === 0) && !(bytes[15] === 1 && bytes.slice(12, 15).every((b) => b === 0))) {
-    const why = forbiddenAddressReason(embedded);
-    return why ? `IPv4-compatible ${why}` : undefined;
+  if (zero8 && bytes[8] === 0xff && bytes[9] === 0xff && bytes[10] === 0 && bytes[11] === 0) {
+    return judged('IPv4-translated', embedded(12));
   }
-  if (inRange(bytes, v6('64:ff9b::', 96, ''))) {
-    const why = forbiddenAddressReason(embedded);
-    return why ? `NAT64 ${why}` : undefined;
+  if (zero8 && bytes.slice(8, 12).every((b) => b === 0)) {
+    if (bytes.slice(12).every((b) => b === 0)) return 'unspecified';
+    if (bytes.slice(12, 15).every((b) => b === 0) && bytes[15] === 1) return 'loopback';
+    return judged('IPv4-compatible', embedded(12), 'IPv4-compatible (deprecated)');
   }
-  return V6_FORBIDDEN.find((r) => inRange(bytes, r))?.why;
+  if (inRange(bytes, NAT64_WELL_KNOWN)) return judged('NAT64', embedded(12));
+  if (inRange(bytes, SIX_TO_FOUR)) return judged('6to4', embedded(2));
+  const listed = V6_FORBIDDEN.find((r) => inRange(bytes, r))?.why;
+  if (listed) return listed;
+  if (!inRange(bytes, V6_GLOBAL_UNICAST)) return 'not global unicast';
+  return undefined;
 }
 
 export interface ResolvedTarget {
@@ -140,14 +160,23 @@ export type Lookup = (hostname: string) => Promise<Array<{ address: string; fami
 
 const systemLookup: Lookup = (hostname) => dns.lookup(hostname, { all: true, verbatim: true });
 
+export interface TargetPolicyOptions {
+  allowPrivate: boolean;
+  kind?: 'webhook' | 'source';
+  lookup?: Lookup;
+  /**
+   * TEST ONLY: exact `host:port` values (as written in the URL, e.g. `127.0.0.1:40123`) whose addresses are not
+   * checked, so a test can stand up a "public" server on loopback while every other loopback/private target —
+   * another port, `localhost`, 169.254.169.254 — is still refused. Empty in production (SOURCE_TEST_PUBLIC_HOSTS).
+   */
+  testPublicHosts?: ReadonlySet<string>;
+}
+
 /**
  * Throws `TargetForbiddenError` (code per `kind`) unless `url` is http(s) and all of its host's addresses are public.
  * Returns the checked addresses so the caller can connect to exactly those (no second, rebindable DNS lookup).
  */
-export async function assertPublicTarget(
-  rawUrl: string,
-  opts: { allowPrivate: boolean; kind?: 'webhook' | 'source'; lookup?: Lookup },
-): Promise<ResolvedTarget> {
+export async function assertPublicTarget(rawUrl: string, opts: TargetPolicyOptions): Promise<ResolvedTarget> {
   const code: TargetErrorCode = opts.kind === 'source' ? 'SOURCE_URL_FORBIDDEN' : 'WEBHOOK_TARGET_FORBIDDEN';
   let url: URL;
   try {
@@ -173,7 +202,8 @@ export async function assertPublicTarget(
     }
     if (addresses.length === 0) throw new TargetForbiddenError(code, `host ${host} does not resolve`);
   }
-  if (!opts.allowPrivate) {
+  const exempt = opts.testPublicHosts?.has(url.host) === true && url.port !== '';
+  if (!opts.allowPrivate && !exempt) {
     for (const a of addresses) {
       const why = forbiddenAddressReason(a.address);
       if (why) throw new TargetForbiddenError(code, `${host} resolves to a ${why} address (${a.address})`);

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
 import { isRemoteSource } from '../../../media/src/ffmpeg';
 import { demuxerKind, rejectedDemuxer } from '../../../media/src/demuxers';
 import { runFfprobe, FfprobeData, FfprobeStream } from '../../../media/src/ffprobe';
@@ -19,11 +20,15 @@ export async function probeSource(sourcePath: string, ctx: StageContext = {}): P
   throwIfAborted(ctx.signal);
   report(0);
 
-  // A URL (presigned S3 GET) is probed by ffprobe alone; local files get the cheap checks first.
+  // The source reader's loopback URL (libs/sources) is probed by ffprobe alone; local files get the cheap checks first.
   const remote = isRemoteSource(sourcePath);
   let sizeBytes = 0;
-  let boxFile = remote; // unknown for URLs: trust ffprobe's message
-  if (!remote) {
+  let boxFile = false;
+  if (remote) {
+    // The loopback proxy serves ranges: 8 bytes say whether this is a box file at all (a text file named .mp4
+    // makes ffprobe say "moov atom not found" too, and that is not a truncated video).
+    boxFile = FIRST_BOX_TYPES.has((await peekRemoteHead(sourcePath, ctx.signal)).toString('latin1', 4, 8));
+  } else {
     sizeBytes = await statSource(sourcePath);
     boxFile = await looksLikeIsoBmff(sourcePath);
     if (boxFile) await checkNotTruncated(sourcePath);
@@ -32,8 +37,9 @@ export async function probeSource(sourcePath: string, ctx: StageContext = {}): P
   const probe = await runFfprobe(sourcePath, { signal: ctx.signal, timeoutMs: 30_000 });
   if (probe.exitCode !== 0 || !probe.data) {
     const reason = firstLine(probe.stderr);
-    if (remote && /\b(401|403|404|410)\b|Server returned/i.test(probe.stderr)) {
-      throw new LivePhotoError('SOURCE_NOT_FOUND', `source ${sourcePath} cannot be fetched: ${reason}`, { file: sourcePath });
+    if (remote) {
+      const fetchError = remoteFetchError(sourcePath, probe.stderr, reason);
+      if (fetchError) throw fetchError;
     }
     // The demuxer ffprobe picked is not a video/audio/image container (text as `tty`, subtitles, playlists…).
     const refused = rejectedDemuxer(probe.stderr);
@@ -54,6 +60,28 @@ export async function probeSource(sourcePath: string, ctx: StageContext = {}): P
   return info;
 }
 
+/**
+ * ffprobe could not read the loopback URL: what the HTTP status or socket error says about the source. The reader
+ * answers ffmpeg with the upstream's status class (404 missing, 403 refused, 503 unavailable); a connection error
+ * is never the file's fault (retryable), nor is a 5xx/429. Undefined when the bytes arrived and the problem is them.
+ */
+function remoteFetchError(sourcePath: string, stderr: string, reason: string): LivePhotoError | undefined {
+  const details = { file: sourcePath };
+  if (/Server returned (404|410)\b|\b(404 Not Found|410 Gone)\b/i.test(stderr)) {
+    return new LivePhotoError('SOURCE_NOT_FOUND', `source ${sourcePath} cannot be fetched: ${reason}`, details);
+  }
+  if (/Server returned (401|403)\b|\b(401 Unauthori[sz]ed|403 Forbidden)\b/i.test(stderr)) {
+    return new LivePhotoError('SOURCE_ACCESS_DENIED', `source ${sourcePath} cannot be fetched: ${reason}`, details);
+  }
+  if (/Server returned (5\d\d|5XX|429)|Connection refused|Connection reset|Connection timed out|timed out|Network is unreachable|I\/O error|Broken pipe/i.test(stderr)) {
+    return new LivePhotoError('SOURCE_UNAVAILABLE', `source ${sourcePath} could not be read right now: ${reason}`, details);
+  }
+  if (/Server returned/i.test(stderr)) {
+    return new LivePhotoError('SOURCE_NOT_FOUND', `source ${sourcePath} cannot be fetched: ${reason}`, details);
+  }
+  return undefined;
+}
+
 async function statSource(sourcePath: string): Promise<number> {
   let st;
   try {
@@ -70,6 +98,33 @@ async function statSource(sourcePath: string): Promise<number> {
   }
   if (st.size === 0) throw new LivePhotoError('SOURCE_EMPTY', `source ${sourcePath} is empty (0 bytes)`, { file: sourcePath });
   return st.size;
+}
+
+/**
+ * The first bytes of a source served by the worker's loopback range proxy (never an external URL: isRemoteSource
+ * accepts only that proxy). An empty buffer when it cannot say; ffprobe's own read reports the real error.
+ */
+function peekRemoteHead(url: string, signal?: AbortSignal, length = 8): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { headers: { Range: `bytes=0-${length - 1}` }, timeout: 10_000, signal }, (res) => {
+      if ((res.statusCode ?? 0) >= 300) {
+        res.resume();
+        resolve(Buffer.alloc(0));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let got = 0;
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        got += c.length;
+        if (got >= length) res.destroy();
+      });
+      res.on('close', () => resolve(Buffer.concat(chunks).subarray(0, length)));
+      res.on('error', () => resolve(Buffer.concat(chunks).subarray(0, length)));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(Buffer.alloc(0)));
+  });
 }
 
 const FIRST_BOX_TYPES = new Set(['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip', 'pnot', 'uuid']);
