@@ -12,7 +12,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { movieEncodeArgs, outputFrameSize } from '../../libs/livephoto/src/stages/render';
+import { sourceColorOf } from '../../libs/livephoto/src/stages/color';
+import { buildRenderFilterGraph, movieEncodeArgs, outputFrameSize } from '../../libs/livephoto/src/stages/render';
 
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1]) > 0 && args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
@@ -69,10 +70,18 @@ function engine(i: Input, fixed?: { start: number; keyFrame: number }): { ms: nu
 function encodeArgsFor(i: Input): string[] {
   const [w, h] = i.size.split('x').map(Number);
   const { width, height } = outputFrameSize(w, h);
-  return [
-    '-filter_complex', `[0:v:0]setpts=PTS-STARTPTS,fps=30,scale=${width}:${height}:flags=bicubic,setsar=1,format=yuv420p[movie]`,
-    ...movieEncodeArgs('h264', 90, true),
-  ];
+  // The engine's own movie chain (colour conversion included), without the still branch.
+  const { graph } = buildRenderFilterGraph({
+    streamIndex: 0,
+    width,
+    height,
+    color: sourceColorOf({ width: w, height: h, pix_fmt: 'yuv420p' }),
+    orientationFilters: [],
+    stillFrameIndex: 0,
+    stillFormat: 'jpeg',
+  });
+  const movieChain = graph.split(';')[0].replace('split=2[movie][forstill]', 'null[movie]');
+  return ['-filter_complex', movieChain, ...movieEncodeArgs('h264', 90, true, { width, height })];
 }
 
 function naive(i: Input, start: number, stillTime: number): number {

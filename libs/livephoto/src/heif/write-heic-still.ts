@@ -6,7 +6,7 @@ import { LivePhotoError, throwIfAborted } from '../errors';
 import { addExifToHeic } from './heic-exif';
 
 export interface WriteHeicStillOptions {
-  /** heif-enc quality 0..100 (default 85) */
+  /** heif-enc quality 0..100 (default DEFAULT_HEIC_QUALITY of media/src/heif-enc.ts) */
   quality?: number;
   signal?: AbortSignal;
 }

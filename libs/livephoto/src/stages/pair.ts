@@ -77,7 +77,7 @@ export async function pairLivePhoto(input: PairInput, ctx: StageContext = {}): P
       await fs.writeFile(stillTmp, writeJpegExif(jpeg, exifTiff));
     } else {
       await writeHeicStill(input.renderedStill, stillTmp, exifTiff, {
-        quality: input.heicQuality ?? 90,
+        quality: input.heicQuality, // absent: DEFAULT_HEIC_QUALITY of media/src/heif-enc.ts (measured there)
         signal: ctx.signal,
       });
     }

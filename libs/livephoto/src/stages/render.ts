@@ -100,22 +100,47 @@ export function buildRenderFilterGraph(spec: RenderGraphSpec): { graph: string; 
   };
 }
 
-function videoCodecOptions(codec: VideoCodec): string[] {
+/**
+ * Peak video bitrate (kb/s) of a 1920×1080 30 fps movie. CRF sets the quality; this VBV cap only bites on
+ * hard content (detail + motion, grain), keeping a 1080p30 movie within what an iPhone writes (≤ 15 Mb/s; its
+ * own 1920×1440 HEVC Live Photo movie runs at ~19 Mb/s). x264 overshoots the cap by a few % on a short clip
+ * (1080p30 film grain: 15.2 Mb/s under a 15 Mb/s cap), hence 14. HEVC needs fewer bits for the same picture,
+ * and 12 Mb/s keeps x265 at level 4 Main tier (above it x265 signals High tier).
+ */
+export const MOVIE_MAXRATE_1080P_KBPS: Readonly<Record<VideoCodec, number>> = { h264: 14000, hevc: 12000 };
+/** Small outputs need more bits per pixel: the cap never drops below this (kb/s). */
+export const MOVIE_MAXRATE_FLOOR_KBPS = 2000;
+
+/** The VBV cap of a `width`×`height` movie: the 1080p30 reference scaled by the pixel count, floored. */
+export function movieMaxrateKbps(codec: VideoCodec, width: number, height: number): number {
+  const scaled = (MOVIE_MAXRATE_1080P_KBPS[codec] * width * height) / (1920 * 1080);
+  return Math.max(MOVIE_MAXRATE_FLOOR_KBPS, Math.round(scaled / 100) * 100);
+}
+
+function videoCodecOptions(codec: VideoCodec, width: number, height: number): string[] {
+  const maxrate = movieMaxrateKbps(codec, width, height);
+  // CRF under a VBV cap. A 1 s buffer (= the GOP) starting half full: the encoders' default start (x264 0.9,
+  // x265 0.75 of the buffer) is spent on top of the cap, which on a 1.4 s clip averaged 1.27× the cap.
+  const vbv = ['-maxrate', `${maxrate}k`, '-bufsize', `${maxrate}k`, '-rc_init_occupancy', `${maxrate / 2}k`];
   if (codec === 'hevc') {
-    // hvc1 (not hev1) is what Apple plays; x265's info SEI bloats hvcC (live-photo-format §3.5).
-    return ['-c:v', 'libx265', '-tag:v', 'hvc1', '-preset', 'fast', '-crf', '22', '-x265-params', 'info=0:sei=0:log-level=error'];
+    // hvc1 (not hev1) is what Apple plays; x265's info SEI bloats hvcC (live-photo-format §3.5). With a VBV
+    // cap x265 may pick a High tier level; an iPhone writes Main tier, so stay there (a higher level instead).
+    return [
+      '-c:v', 'libx265', '-tag:v', 'hvc1', '-preset', 'fast', '-crf', '22', ...vbv,
+      '-x265-params', 'info=0:sei=0:log-level=error:high-tier=0',
+    ];
   }
-  return ['-c:v', 'libx264', '-profile:v', 'high', '-preset', 'fast', '-crf', '20'];
+  return ['-c:v', 'libx264', '-profile:v', 'high', '-preset', 'fast', '-crf', '20', ...vbv];
 }
 
 /**
  * Output options of the movie: mapped from the `[movie]` label of the filter graph. Shared with the benchmark's
- * lower bound so both encode exactly alike.
+ * lower bound so both encode exactly alike. `size` is the output frame size (the bitrate cap scales with it).
  */
-export function movieEncodeArgs(codec: VideoCodec, frameCount: number, hasAudio: boolean): string[] {
+export function movieEncodeArgs(codec: VideoCodec, frameCount: number, hasAudio: boolean, size: { width: number; height: number }): string[] {
   return [
     '-map', '[movie]',
-    ...videoCodecOptions(codec),
+    ...videoCodecOptions(codec, size.width, size.height),
     '-pix_fmt', 'yuv420p',
     '-r', String(OUTPUT_FPS),
     '-g', String(OUTPUT_FPS),
@@ -159,7 +184,7 @@ export async function renderClip(
   const moviePath = path.join(workDir, 'clip.mov');
   const stillPath = path.join(workDir, options.stillFormat === 'jpeg' ? 'still.jpg' : 'still.png');
 
-  const movieOptions = movieEncodeArgs(codec, frameCount, source.hasAudio);
+  const movieOptions = movieEncodeArgs(codec, frameCount, source.hasAudio, { width, height });
   // A source shorter than the shortest clip: read all of it and hold its last frame (audio padded with silence).
   const sourceSeconds = Math.min(plan.duration, plan.sourceDuration ?? plan.duration);
   const holdSeconds = plan.duration - sourceSeconds > 0.5 / OUTPUT_FPS ? plan.duration - sourceSeconds : 0;
@@ -192,7 +217,7 @@ export async function renderClip(
     // the display matrix is applied by the graph (ffmpeg 5.1's autorotate ignores mirroring)
     .inputOptions('-noautorotate')
     // only the video demuxers the probe stage accepted may open the source (see media/src/demuxers.ts)
-    .inputOptions(...sourceInputOptions())
+    .inputOptions(...sourceInputOptions(sourcePath))
     .complexFilter(graph.graph)
     .output(moviePath)
     .outputOptions(...movieOptions)
