@@ -81,7 +81,7 @@ export class Producer {
     this.webhooks = new Queue(QUEUES.webhooks, opts);
   }
 
-  async submit(request: ConversionRequest, tenant = 'acme'): Promise<string> {
+  async submit(request: ConversionRequest, tenant = 'acme', outputBaseName?: string): Promise<string> {
     const id = `cnv_${randomBytes(10).toString('hex')}`;
     const record: ConversionRecord = {
       id,
@@ -91,7 +91,8 @@ export class Producer {
       request,
       createdAt: new Date().toISOString(),
     };
-    await this.redis.set(redisKeys.conversion(this.prefix, id), JSON.stringify(record));
+    // With a TTL, as the api writes it (every key the system writes expires).
+    await this.redis.set(redisKeys.conversion(this.prefix, id), JSON.stringify(record), 'EX', 30 * 24 * 3600);
     const data: ConversionJobData = {
       conversionId: id,
       tenant,
@@ -99,6 +100,7 @@ export class Producer {
       output: request.output,
       options: request.options ?? {},
       ...(request.webhook ? { webhook: request.webhook } : {}),
+      ...(outputBaseName ? { outputBaseName } : {}),
     };
     await this.conversions.add(JOB_NAMES.convert, data, { ...conversionJobOptions, jobId: id });
     return id;

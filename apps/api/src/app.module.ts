@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
 import { BatchesController } from './batches.controller';
 import { BatchesService } from './batches.service';
 import { ConversionsController } from './conversions.controller';
@@ -9,6 +9,7 @@ import { HealthController } from './health.controller';
 import { Idempotency } from './idempotency';
 import { InfraModule } from './infra.module';
 import { MetricsController, MetricsService } from './metrics.controller';
+import { QueueAvailabilityInterceptor } from './queue-availability';
 import { RecordStore } from './records.store';
 import { StoragePolicy } from './storage-policy';
 import { TargetPolicy } from './target-policy';
@@ -19,6 +20,7 @@ import { WebhooksController } from './webhooks.controller';
   controllers: [ConversionsController, BatchesController, WebhooksController, HealthController, MetricsController],
   providers: [
     { provide: APP_FILTER, useClass: ApiExceptionFilter },
+    { provide: APP_INTERCEPTOR, useClass: QueueAvailabilityInterceptor },
     RecordStore,
     TargetPolicy,
     StoragePolicy,

@@ -9,6 +9,7 @@ import {
   type BatchExpandJobData,
   type BatchJobData,
 } from '../../../libs/jobs/src';
+import { batchItemOutputNames } from '../../../libs/storage/src/output-names';
 import { JOB_NAMES, batchKeys, type BatchRecord, type BatchStatus } from '../../../libs/jobs/src/records';
 import { conversionJobData, newConversionRecord } from './conversions.service';
 import { ApiError } from './errors';
@@ -109,9 +110,12 @@ export class BatchesService {
     }
 
     const items = body.source.items;
-    const children = items.map((source) =>
-      newConversionRecord(tenant, { source, output: body.output, options: body.options, webhook: body.webhook }, id),
-    );
+    // Every item gets its own output keys: names that clash keep their sub-path or get a suffix (documented).
+    const names = batchItemOutputNames(items);
+    const children = items.map((source, i) => ({
+      ...newConversionRecord(tenant, { source, output: body.output, options: body.options, webhook: body.webhook }, id),
+      outputBaseName: names[i],
+    }));
     const record: BatchRecord = { ...base, kind: 'items', total: items.length, source: { items: items.length } };
     written.push(redisKeys.batch(prefix, id), batchKeys.counts(prefix, id), ...children.map((c) => this.records.conversionKey(c.id)));
     const multi = this.redis

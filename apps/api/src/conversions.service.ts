@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import {
   conversionJobOptions,
@@ -15,7 +15,10 @@ import type { CreateConversionBody } from './schemas';
 import { StorageGateway } from './storage.gateway';
 import { StoragePolicy } from './storage-policy';
 import { TargetPolicy } from './target-policy';
-import { REDIS } from './tokens';
+import { APP_CONFIG, REDIS } from './tokens';
+import type { AppConfig } from '../../../libs/config/src';
+import { webhookEventId, webhookJobOptions } from '../../../libs/jobs/src';
+import { WebhookDeliveries, ensureTerminalConversionEvent, terminalConversionEvent } from '../../../libs/jobs/src/webhook-deliveries';
 
 const ENDED: ReadonlySet<ConversionStatus> = new Set(['completed', 'failed', 'canceled']);
 
@@ -29,6 +32,7 @@ export function conversionJobData(record: ConversionRecord): ConversionJobData {
     options: options ?? {},
     ...(webhook ? { webhook } : {}),
     ...(record.batchId ? { batchId: record.batchId } : {}),
+    ...(record.outputBaseName ? { outputBaseName: record.outputBaseName } : {}),
   };
 }
 
@@ -50,8 +54,12 @@ export function newConversionRecord(
 
 @Injectable()
 export class ConversionsService {
+  private readonly log = new Logger('conversions');
+  private deliveries?: WebhookDeliveries;
+
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly records: RecordStore,
     private readonly queues: Queues,
     private readonly storage: StorageGateway,
@@ -88,7 +96,27 @@ export class ConversionsService {
   }
 
   async get(tenant: string, id: string): Promise<ConversionView> {
-    return this.view(await this.owned(tenant, id));
+    const record = await this.owned(tenant, id);
+    await this.ensureTerminalEvent(record);
+    return this.view(record);
+  }
+
+  /**
+   * A terminal record that asked for a webhook but has no delivery record lost its event (the worker could not
+   * write it on its last attempt): emit it now, idempotently (the event id is deterministic; the worker's handlers
+   * do the same). Best effort: the GET answers regardless.
+   */
+  private async ensureTerminalEvent(record: ConversionRecord): Promise<void> {
+    const type = terminalConversionEvent(record);
+    if (!type || !record.request?.webhook?.url) return;
+    try {
+      this.deliveries ??= new WebhookDeliveries(this.redis, this.records.prefix, this.records.ttlSeconds);
+      if (await this.deliveries.exists(webhookEventId(record.id, type))) return;
+      const eventId = await ensureTerminalConversionEvent(this.deliveries, this.queues.webhooks, webhookJobOptions(this.config), record);
+      if (eventId) this.log.warn(`queued the missing terminal webhook ${eventId}`);
+    } catch (e) {
+      this.log.warn(`could not check the terminal webhook of ${record.id}: ${(e as Error).message}`);
+    }
   }
 
   /**

@@ -11,7 +11,7 @@ import { APP_CONFIG, REDIS } from './tokens';
 /**
  * The producer side of the queues. The API only adds jobs and reads counts; it never runs a processor.
  * One ioredis connection is shared by the record store and every Queue (producers may share; only
- * workers need their own blocking connections).
+ * workers need their own blocking connections). It fails fast while Redis is down (see the REDIS provider).
  */
 @Injectable()
 export class Queues implements OnApplicationShutdown {
@@ -44,6 +44,25 @@ export class Queues implements OnApplicationShutdown {
   }
 }
 
+/** A Redis command of the API that has no answer after this long is failed (→ 503 QUEUE_UNAVAILABLE). */
+export const API_REDIS_COMMAND_TIMEOUT_MS = 2_000;
+/** How long the API waits at start for its Redis connection before it listens anyway. */
+export const API_REDIS_STARTUP_WAIT_MS = 5_000;
+
+function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    timer.unref();
+    redis.once('ready', done);
+  });
+}
+
 @Global()
 @Module({
   providers: [
@@ -52,11 +71,25 @@ export class Queues implements OnApplicationShutdown {
     {
       provide: REDIS,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): Redis => {
+      useFactory: async (config: AppConfig): Promise<Redis> => {
         const log = new Logger('redis');
         // ioredis reconnects by itself; without a listener an unreachable Redis would crash the process. The
         // listener logs a scrubbed line and blanks the AUTH arguments ioredis attaches to the error.
-        return createRedis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5_000 }, (m) => log.warn(m), 'redis', configSecrets(config));
+        // Fail fast while Redis is away (the API answers 503 QUEUE_UNAVAILABLE, the client retries): no offline
+        // queue (a command while disconnected is refused at once), an in-flight command given up after one
+        // reconnect attempt, and a hung Redis (socket open, no answer) cut off after API_REDIS_COMMAND_TIMEOUT_MS.
+        const redis = createRedis(
+          config.REDIS_URL,
+          { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, commandTimeout: API_REDIS_COMMAND_TIMEOUT_MS },
+          (m) => log.warn(m),
+          'redis',
+          configSecrets(config),
+        );
+        // Without an offline queue the first requests after start would be refused while the connection is still
+        // being made: give it a moment before the API listens. A Redis that is down at start does not block it
+        // (requests then get 503 until it answers).
+        await waitUntilReady(redis, API_REDIS_STARTUP_WAIT_MS);
+        return redis;
       },
     },
     Queues,

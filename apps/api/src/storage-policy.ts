@@ -7,6 +7,7 @@ import {
   assertOutputName,
   defaultOutputName,
 } from '../../../libs/storage/src/scope';
+import { batchItemOutputNames } from '../../../libs/storage/src/output-names';
 import { ApiError } from './errors';
 import { APP_CONFIG } from './tokens';
 
@@ -36,7 +37,11 @@ export class StoragePolicy {
     const problems = this.collect(() => this.output(tenant, body.output));
     const outputBad = problems.length > 0;
     if ('items' in body.source) {
-      for (const [i, item] of body.source.items.entries()) problems.push(...this.source(tenant, item, body.output, `source.items.${i}`, outputBad));
+      // The names the items will really be written under (clashing names get a sub-path or a suffix).
+      const names = batchItemOutputNames(body.source.items);
+      for (const [i, item] of body.source.items.entries()) {
+        problems.push(...this.source(tenant, item, body.output, `source.items.${i}`, outputBad, names[i]));
+      }
     } else {
       const { bucket, prefix } = body.source;
       // Listed keys are checked one by one by the worker (a key with a `..` segment fails alone, as INVALID_KEY).
@@ -50,14 +55,21 @@ export class StoragePolicy {
   }
 
   /** The source's own problems; the derived output keys are checked only when source and output are valid. */
-  private source(tenant: string, source: ConversionSource, output: OutputTarget, path: string, outputBad: boolean): StorageScopeError[] {
+  private source(
+    tenant: string,
+    source: ConversionSource,
+    output: OutputTarget,
+    path: string,
+    outputBad: boolean,
+    name = defaultOutputName(source),
+  ): StorageScopeError[] {
     const problems: StorageScopeError[] = [];
     if ('key' in source) {
       problems.push(...this.collect(() => this.policy.assertAccess(tenant, 'read', source, `${path}.key`)));
     }
     if (outputBad || problems.some((p) => p.code === 'INVALID_KEY')) return problems;
     const at = 'key' in source ? `${path}.key` : `${path}.url`;
-    problems.push(...this.collect(() => assertOutputName(output.prefix, defaultOutputName(source), at)));
+    problems.push(...this.collect(() => assertOutputName(output.prefix, name, at)));
     return problems;
   }
 

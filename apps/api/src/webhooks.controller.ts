@@ -2,8 +2,8 @@ import { Controller, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/co
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type Redis from 'ioredis';
 import type { AppConfig } from '../../../libs/config/src';
-import { redisKeys, webhookJobOptions, type WebhookDeliveryJobData, type WebhookDeliveryRecord } from '../../../libs/jobs/src';
-import { JOB_NAMES } from '../../../libs/jobs/src/records';
+import { webhookJobOptions } from '../../../libs/jobs/src';
+import { WebhookDeliveries } from '../../../libs/jobs/src/webhook-deliveries';
 import { ApiKeyGuard, Tenant } from './auth';
 import { ApiError } from './errors';
 import { Queues } from './infra.module';
@@ -17,15 +17,21 @@ import { APP_CONFIG, REDIS } from './tokens';
 @UseGuards(ApiKeyGuard)
 @Controller('v1/webhooks/deliveries')
 export class WebhooksController {
+  private readonly deliveries: WebhookDeliveries;
+
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly queues: Queues,
-  ) {}
+  ) {
+    this.deliveries = new WebhookDeliveries(redis, config.QUEUE_PREFIX, config.RECORD_TTL_SECONDS);
+  }
 
   /**
    * Sends the event again with the same `webhook-id` (receivers dedupe on it) and a fresh timestamp and
-   * signature. A new BullMQ job id per replay: the original job may still sit in the completed/failed set.
+   * signature: a new delivery job (its own job id, registered in the delivery record as pending) that may run
+   * beside a retry of the original job; both update the record by compare-and-set, so neither loses the other's
+   * attempt (WebhookDeliveries, libs/jobs).
    */
   @Post(':id/replay')
   @HttpCode(202)
@@ -34,21 +40,9 @@ export class WebhooksController {
   @ApiResponse({ status: 404, schema: ERROR_SCHEMA })
   async replay(@Tenant() tenant: string, @Param('id') id: string): Promise<{ id: string; status: 'queued' }> {
     assertIdShape(id, 'delivery');
-    const raw = await this.redis.get(redisKeys.webhookDelivery(this.config.QUEUE_PREFIX, id));
-    const delivery = raw ? (JSON.parse(raw) as WebhookDeliveryRecord) : undefined;
+    const delivery = await this.deliveries.get(id);
     if (!delivery || delivery.tenant !== tenant) throw ApiError.notFound('delivery');
-    const data: WebhookDeliveryJobData = {
-      eventId: delivery.eventId,
-      tenant: delivery.tenant,
-      url: delivery.url,
-      type: delivery.type,
-      timestamp: delivery.timestamp,
-      data: delivery.data,
-    };
-    await this.queues.webhooks.add(JOB_NAMES.deliver, data, {
-      ...webhookJobOptions(this.config),
-      jobId: `${delivery.eventId}.replay.${Date.now()}`,
-    });
+    await this.deliveries.replay(this.queues.webhooks, webhookJobOptions(this.config), delivery);
     return { id: delivery.eventId, status: 'queued' };
   }
 }

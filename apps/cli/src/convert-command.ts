@@ -7,6 +7,7 @@ import {
   inspectLivePhoto,
   isLivePhotoError,
   LivePhotoError,
+  makeOutputDir,
   outputPaths,
   readPairFingerprint,
   type ConvertOptions,
@@ -44,6 +45,8 @@ export type FileOutcome =
   | { source: string; status: 'failed'; error: { code: string; message: string }; seconds: number };
 
 export interface ConvertSummary {
+  /** the run could not start or failed as a whole (e.g. OUT on a read-only file system): exit code 2 */
+  error?: { code: string; message: string };
   total: number;
   converted: number;
   skipped: number;
@@ -69,7 +72,8 @@ function overallPercent(p: StageProgress): number {
 
 export async function runConvert(inputs: string[], opts: ConvertCommandOptions, log: (line: string) => void): Promise<ConvertSummary> {
   const started = Date.now();
-  await fs.mkdir(opts.output, { recursive: true });
+  // OUTPUT_WRITE_FAILED naming the reason (read-only file system, no space, permission) when OUT cannot be made.
+  await makeOutputDir(opts.output);
   const { sources, skipped } = await discoverSources(inputs, opts.output);
   const outcomes: FileOutcome[] = new Array(sources.length);
 
@@ -240,6 +244,21 @@ export function describeOutcome(o: FileOutcome): string {
   return `${verb} ${o.source} → ${path.basename(o.still)} + ${path.basename(o.movie)}${
     o.motionPhoto ? ` + ${path.basename(o.motionPhoto)}` : ''
   } (still at ${o.stillTime.toFixed(2)} s, ${o.seconds.toFixed(1)} s)${warn}${redone}`;
+}
+
+/** The `--json` summary of a run that failed as a whole, before or outside any one file. */
+export function failedRunSummary(e: unknown, started: number): ConvertSummary {
+  const err = isLivePhotoError(e) ? e : new LivePhotoError('OUTPUT_WRITE_FAILED', e instanceof Error ? e.message : String(e));
+  return {
+    error: { code: err.code, message: err.message },
+    total: 0,
+    converted: 0,
+    skipped: 0,
+    failed: 0,
+    skippedNonVideo: [],
+    files: [],
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
 export function describeSummary(s: ConvertSummary): string[] {

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { closeExifTool, describeMediaBinaries } from '../../../libs/media/src';
 import { isLivePhotoError, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptions } from '../../../libs/livephoto/src';
-import { describeSummary, runConvert } from './convert-command';
+import { describeSummary, failedRunSummary, runConvert } from './convert-command';
 import { describeReport, runInspect } from './inspect-command';
 import { runSubmit } from './submit-command';
 
@@ -74,11 +74,23 @@ export function buildProgram(): Command {
       const tty = !o.json && process.stderr.isTTY === true;
       const log = (line: string) => process.stderr.write(line + '\n');
       if (!o.json) log(describeMediaBinaries());
-      const summary = await runConvert(
-        inputs,
-        { output: o.output, convert, concurrency: o.concurrency, json: o.json, tty, signal: controller.signal },
-        log,
-      );
+      const started = Date.now();
+      let summary;
+      try {
+        summary = await runConvert(
+          inputs,
+          { output: o.output, convert, concurrency: o.concurrency, json: o.json, tty, signal: controller.signal },
+          log,
+        );
+      } catch (e) {
+        // `--json` promises JSON on stdout whatever happens: the run's error, exit code 2.
+        if (!o.json) throw e;
+        const failed = failedRunSummary(e, started);
+        process.stderr.write(`vid2live: ${failed.error!.code}: ${failed.error!.message}\n`);
+        process.stdout.write(JSON.stringify(failed, null, 2) + '\n');
+        process.exitCode = 2;
+        return;
+      }
       if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else for (const line of describeSummary(summary)) process.stdout.write(line + '\n');
       process.exitCode = summary.failed > 0 || controller.signal.aborted ? 1 : 0;

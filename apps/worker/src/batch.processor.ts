@@ -7,6 +7,7 @@ import {
   QUEUES,
   batchExpandJobOptions,
   conversionJobOptions,
+  isLastAttempt,
   type BatchExpandJobData,
   type BatchJobData,
   type ConversionJobData,
@@ -166,7 +167,7 @@ export class BatchProcessor {
     } catch (e) {
       const info = classifyError(e);
       info.message = scrubSecrets(info.message, configSecrets(this.config));
-      const final = !info.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const final = !info.retryable || isLastAttempt(job.attemptsMade, job.opts.attempts, info.code);
       if (!final) throw scrubbedError(e, info.message, configSecrets(this.config));
       // The listing cannot go on: the batch completes with what was listed so far, and says why.
       const total = await this.records.getBatchCounter(batchId, 'listed');

@@ -2,7 +2,11 @@ import { LivePhotoError } from '../../../libs/livephoto/src/errors';
 import { StorageError } from '../../../libs/storage/src';
 import { TargetForbiddenError } from '../../../libs/webhooks/src';
 import { childConversionId } from './batch.processor';
-import { contentIdentifierFor, outputBaseName } from './conversion.processor';
+import * as os from 'node:os';
+import type { AppConfig } from '../../../libs/config/src';
+import type { ObjectStorage } from '../../../libs/storage/src';
+import { ConversionProcessor, contentIdentifierFor, outputBaseName } from './conversion.processor';
+import { RunningConversions } from './running-conversions';
 import { classifyError } from './errors';
 
 const job = (source: object, outputBaseName?: string) =>
@@ -35,5 +39,27 @@ describe('conversion helpers', () => {
     expect(classifyError(new StorageError('STORAGE_UNAVAILABLE', 'x', true))).toMatchObject({ retryable: true });
     expect(classifyError(new TargetForbiddenError('SOURCE_URL_FORBIDDEN', 'x'))).toMatchObject({ code: 'SOURCE_URL_FORBIDDEN', retryable: false });
     expect(classifyError(new Error('connection reset'))).toMatchObject({ code: 'INTERNAL', retryable: true });
+  });
+});
+
+describe('ConversionProcessor when its temp dir cannot be made', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('leaves no RunningConversions entry behind and claims nothing (BullMQ retries the job)', async () => {
+    const running = new RunningConversions();
+    const updates: unknown[] = [];
+    const records = {
+      getConversion: async () => ({ id: 'cnv_x', tenant: 't', status: 'queued', progress: { stage: 'queued', percent: 0 }, request: {} }),
+      updateConversion: async (...args: unknown[]) => updates.push(args),
+    };
+    const config = { SOURCE_TEST_PUBLIC_HOSTS: new Set<string>() } as unknown as AppConfig;
+    const processor = new ConversionProcessor(config, {} as ObjectStorage, records as never, running, {} as never);
+    // the module object itself (a TS namespace import is a frozen copy); temp-dirs.ts reads through to it
+    jest.spyOn(require('node:os') as typeof os, 'tmpdir').mockReturnValue('/nonexistent/vid2live-spec-tmp');
+    const jobData = { conversionId: 'cnv_x', tenant: 't', source: { bucket: 'b', key: 'k.mp4' }, output: { bucket: 'o', prefix: '' }, options: {} };
+    const err = await processor.process({ data: jobData, opts: { attempts: 5 }, attemptsMade: 0 } as never).catch((e) => e);
+    expect(err).toMatchObject({ code: 'ENOENT' }); // a Node fs error (from another realm: not instanceof Error here)
+    expect(running.size).toBe(0);
+    expect(updates).toEqual([]);
   });
 });

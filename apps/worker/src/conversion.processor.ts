@@ -5,18 +5,20 @@ import * as path from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { configSecrets, scrubSecrets, type AppConfig } from '../../../libs/config/src';
-import type { ConversionJobData, WebhookEventType } from '../../../libs/jobs/src';
+import { isLastAttempt, type ConversionJobData, type WebhookEventType } from '../../../libs/jobs/src';
 import { conversionsTotal, stageDuration } from '../../../libs/jobs/src/metrics';
 import type { ConversionRecord, ObjectRef } from '../../../libs/jobs/src/records';
 import { convertToLivePhoto } from '../../../libs/livephoto/src';
-import { LivePhotoError } from '../../../libs/livephoto/src/errors';
+import { LivePhotoError, outputWriteError } from '../../../libs/livephoto/src/errors';
 import type { StageProgress } from '../../../libs/livephoto/src/types';
 import type { ObjectStorage } from '../../../libs/storage/src';
-import { StorageScopePolicy, assertOutputName } from '../../../libs/storage/src/scope';
+import { outputTempKey } from '../../../libs/storage/src/output-names';
+import { StorageScopePolicy, assertOutputName, defaultOutputName } from '../../../libs/storage/src/scope';
 import { SourceReader } from '../../../libs/sources/src/source-reader';
 import { classifyError, scrubbedError, type ErrorInfo } from './errors';
 import { ENDED, RecordStore } from './record-store';
 import { RunningConversions } from './running-conversions';
+import { makeConversionTempDir } from './temp-dirs';
 import { APP_CONFIG, STORAGE } from './tokens';
 import { WebhookEvents } from './webhook-events';
 
@@ -47,12 +49,12 @@ export function contentIdentifierFor(conversionId: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
-/** `<prefix>/<name>` of the outputs, without extension: the source's base name unless the job says otherwise. */
+/**
+ * `<prefix><name>` of the outputs, without extension: what the job says (a batch item, a prefix batch's sub-path),
+ * else the source's base name by the api's own rule (`defaultOutputName`, libs/storage).
+ */
 export function outputBaseName(data: ConversionJobData): string {
-  if (data.outputBaseName) return data.outputBaseName;
-  const name = 'key' in data.source ? path.posix.basename(data.source.key) : path.posix.basename(new URL(data.source.url).pathname);
-  const ext = path.posix.extname(name);
-  return (ext ? name.slice(0, -ext.length) : name) || 'livephoto';
+  return data.outputBaseName || defaultOutputName(data.source);
 }
 
 /** A file name safe for the local temp dir (the object key keeps the real name). */
@@ -101,7 +103,15 @@ export class ConversionProcessor {
     // Registered before we claim the job, so a cancel published from now on is seen; one published earlier
     // left `cancelRequestedAt` in the record, which the claim below reads.
     const run = this.running.start(id);
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `vid2live-${id}-`));
+    let tmp: string;
+    try {
+      // Named after its owner (pid + start time): a later worker reaps it if this process dies (temp-dirs.ts).
+      tmp = await makeConversionTempDir(id);
+    } catch (e) {
+      // Nothing claimed yet: forget the entry, and let BullMQ retry (a full disk is the host's fault, not the job's).
+      this.running.end(id);
+      throw outputWriteError(e, `cannot create a temp dir in ${os.tmpdir()}`) ?? e;
+    }
     const progress = new ProgressWriter(job, this.records, id);
     // The presigned URL is a bearer credential: engine messages that quote it are rewritten to s3://bucket/key.
     const scrub: Scrub = {};
@@ -124,8 +134,11 @@ export class ConversionProcessor {
 
       const result = await this.convertAndUpload(job.data, tmp, run.signal, progress, scrub);
       await progress.flush();
-      const done = await this.records.updateConversion(id, (r) =>
-        ENDED.has(r.status)
+      // The outputs are published; completing is a compare-and-set that a cancel accepted in the meantime wins.
+      let canceledLate = false;
+      const done = await this.records.updateConversion(id, (r) => {
+        canceledLate = !ENDED.has(r.status) && !!r.cancelRequestedAt;
+        return ENDED.has(r.status) || canceledLate
           ? undefined
           : {
               ...r,
@@ -134,8 +147,13 @@ export class ConversionProcessor {
               result,
               error: undefined,
               finishedAt: new Date().toISOString(),
-            },
-      );
+            };
+      });
+      if (canceledLate || (done && !done.changed && done.record.status === 'canceled')) {
+        // Canceled after the uploads: the pair must not stay behind a `canceled` record.
+        await this.unpublish(result);
+        return await this.finishCanceled(id);
+      }
       if (done?.changed) {
         conversionsTotal.inc({ result: 'completed', code: '' });
         await this.webhooks.emitConversion(done.record, 'conversion.completed');
@@ -241,19 +259,42 @@ export class ConversionProcessor {
     const total = sizes.reduce((a, b) => a + b, 0) || 1;
     let done = 0;
     progress.report({ stage: 'upload', percent: 0 });
-    const refs: Partial<Record<'video' | 'still' | 'motionPhoto', ObjectRef>> = {};
-    for (const [i, [file, role]] of files.entries()) {
+    const bucket = data.output.bucket;
+    const outputs = files.map(([file, role]) => {
       const suffix = path.basename(file).slice(local.length);
-      const key = `${data.output.prefix}${base}${suffix}`;
-      await this.storage.putObjectFromFile(data.output.bucket, key, file, {
-        contentType: CONTENT_TYPES[suffix] ?? 'application/octet-stream',
-        signal,
-        onProgress: (n) => progress.report({ stage: 'upload', percent: Math.min(99, ((done + n) / total) * 100) }),
-      });
-      done += sizes[i];
-      refs[role] = { bucket: data.output.bucket, key };
+      return { file, role, suffix, key: `${data.output.prefix}${base}${suffix}`, temp: outputTempKey(data.output.prefix, data.conversionId, suffix) };
+    });
+    const refs: Partial<Record<'video' | 'still' | 'motionPhoto', ObjectRef>> = {};
+    // Every output goes up under a temporary key first; the final keys are written only once all of them are up
+    // (a cancel or a failure between two uploads leaves no MOV without its still). Temporaries always go.
+    const uploaded: string[] = [];
+    try {
+      for (const [i, o] of outputs.entries()) {
+        uploaded.push(o.temp);
+        await this.storage.putObjectFromFile(bucket, o.temp, o.file, {
+          contentType: CONTENT_TYPES[o.suffix] ?? 'application/octet-stream',
+          signal,
+          onProgress: (n) => progress.report({ stage: 'upload', percent: Math.min(99, ((done + n) / total) * 100) }),
+        });
+        done += sizes[i];
+      }
+      // Last look before publishing: a cancel whose message this worker missed is still in the record.
+      if (!signal.aborted && (await this.records.getConversion(data.conversionId))?.cancelRequestedAt) {
+        this.running.abort(data.conversionId, 'cancel');
+      }
+      if (signal.aborted) throw new LivePhotoError('CANCELED');
+      // Publish: server-side copies, all at once and not interrupted (a cancel from now on is settled by the
+      // compare-and-set that completes the record, which then removes the published pair).
+      const copied = await Promise.allSettled(outputs.map((o) => this.storage.copyObject(bucket, o.temp, o.key)));
+      const failed = copied.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+      if (failed) {
+        await Promise.all(outputs.map((o) => this.storage.deleteObject(bucket, o.key).catch(() => undefined)));
+        throw failed.reason;
+      }
+      for (const o of outputs) refs[o.role] = { bucket, key: o.key };
+    } finally {
+      await Promise.all(uploaded.map((k) => this.storage.deleteObject(bucket, k).catch(() => undefined)));
     }
-    if (signal.aborted) throw new LivePhotoError('CANCELED');
     progress.report({ stage: 'upload', percent: 100 });
     progress.endStage();
 
@@ -265,6 +306,16 @@ export class ConversionProcessor {
       ...(refs.motionPhoto ? { motionPhoto: refs.motionPhoto } : {}),
       warnings: result.warnings,
     };
+  }
+
+  /** Removes a published pair again (a cancel accepted after the uploads). Best effort: logged, never thrown. */
+  private async unpublish(result: NonNullable<ConversionRecord['result']>): Promise<void> {
+    const refs = [result.still, result.video, ...(result.motionPhoto ? [result.motionPhoto] : [])];
+    await Promise.all(
+      refs.map((r) =>
+        this.storage.deleteObject(r.bucket, r.key).catch((e) => this.log.warn(`removing s3://${r.bucket}/${r.key}: ${(e as Error).message}`)),
+      ),
+    );
   }
 
   private async finishCanceled(id: string): Promise<ConversionOutcome> {
@@ -293,7 +344,8 @@ export class ConversionProcessor {
   private async handleFailure(job: Job<ConversionJobData>, info: ErrorInfo, original: unknown): Promise<never> {
     const id = job.data.conversionId;
     const attempts = job.opts.attempts ?? 1;
-    const final = !info.retryable || job.attemptsMade + 1 >= attempts;
+    // An outage (SOURCE_/STORAGE_UNAVAILABLE) gets every attempt of the job; other transient faults fewer.
+    const final = !info.retryable || isLastAttempt(job.attemptsMade, attempts, info.code);
     this.log.warn(`${id} attempt ${job.attemptsMade + 1}/${attempts} failed: ${info.code} ${info.message}${final ? ' (final)' : ''}`);
     if (!final) {
       await this.records

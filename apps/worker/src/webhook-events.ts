@@ -1,72 +1,50 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { AppConfig } from '../../../libs/config/src';
-import {
-  redisKeys,
-  webhookEventId,
-  webhookJobOptions,
-  type WebhookDeliveryJobData,
-  type WebhookDeliveryRecord,
-  type WebhookEventType,
-} from '../../../libs/jobs/src';
-import { JOB_NAMES, conversionView, type ConversionRecord } from '../../../libs/jobs/src/records';
-import type { ObjectStorage } from '../../../libs/storage/src';
+import { webhookJobOptions, type WebhookEventType } from '../../../libs/jobs/src';
+import type { ConversionRecord } from '../../../libs/jobs/src/records';
+import { WebhookDeliveries, conversionEventData, ensureTerminalConversionEvent } from '../../../libs/jobs/src/webhook-deliveries';
 import { WorkerQueues } from './queues';
-import { APP_CONFIG, REDIS, STORAGE } from './tokens';
+import { APP_CONFIG, REDIS } from './tokens';
 
 /**
  * Turns a terminal state into a webhook delivery job. The event id is derived from the subject and the event type,
- * and is the job id too: emitting the same event twice (a re-run after a stall) enqueues it once.
+ * and is the job id too: emitting the same event twice (a re-run after a stall, the failed/completed handlers, the
+ * API noticing a terminal record without its event) enqueues it once. Records and the tenant index are written
+ * with a TTL by the shared WebhookDeliveries (libs/jobs).
  */
 @Injectable()
 export class WebhookEvents {
   private readonly log = new Logger('webhooks');
+  readonly deliveries: WebhookDeliveries;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: Redis,
-    @Inject(STORAGE) private readonly storage: ObjectStorage,
+    @Inject(REDIS) redis: Redis,
     private readonly queues: WorkerQueues,
-  ) {}
+  ) {
+    this.deliveries = new WebhookDeliveries(redis, config.QUEUE_PREFIX, config.RECORD_TTL_SECONDS);
+  }
 
   async emitConversion(record: ConversionRecord, type: WebhookEventType): Promise<string | undefined> {
     const url = record.request?.webhook?.url;
     if (!url) return undefined;
     // Object references only: the delivery job and record live in Redis for up to a day, and a presigned URL is a
     // bearer credential that would also be dead by the last retry. The webhook processor presigns at send time.
-    const view = await conversionView(record, async () => '');
-    const data = withoutResultUrls(view);
+    const data = await conversionEventData(record);
     return this.emit({ subjectId: record.id, tenant: record.tenant, url, type, data });
   }
 
+  /** The record's terminal event, if it has ended and asked for a webhook (idempotent; see WebhookDeliveries.emit). */
+  async ensureTerminal(record: ConversionRecord): Promise<string | undefined> {
+    const id = await ensureTerminalConversionEvent(this.deliveries, this.queues.webhooks, webhookJobOptions(this.config), record);
+    if (id) this.log.log(`queued the missing terminal event ${id} for ${record.id}`);
+    return id;
+  }
+
   async emit(e: { subjectId: string; tenant: string; url: string; type: WebhookEventType; data: unknown }): Promise<string> {
-    const eventId = webhookEventId(e.subjectId, e.type);
-    const job: WebhookDeliveryJobData = {
-      eventId,
-      tenant: e.tenant,
-      url: e.url,
-      type: e.type,
-      timestamp: String(Math.floor(Date.now() / 1000)),
-      data: e.data,
-    };
-    const now = new Date();
-    const record: WebhookDeliveryRecord = {
-      ...job,
-      attempts: 0,
-      lastStatus: null,
-      deliveredAt: null,
-      state: 'pending',
-      createdAt: now.toISOString(),
-    };
-    const prefix = this.config.QUEUE_PREFIX;
-    // NX: a second emit of the same event keeps the first record (and its timestamp and attempts).
-    await this.redis
-      .multi()
-      .set(redisKeys.webhookDelivery(prefix, eventId), JSON.stringify(record), 'NX')
-      .zadd(redisKeys.webhookDeliveriesByTenant(prefix, e.tenant), 'NX', now.getTime(), eventId)
-      .exec();
-    await this.queues.webhooks.add(JOB_NAMES.deliver, job, { ...webhookJobOptions(this.config), jobId: eventId });
-    this.log.log(`queued ${e.type} ${eventId} for ${e.subjectId}`);
+    const { eventId, enqueued } = await this.deliveries.emit(this.queues.webhooks, webhookJobOptions(this.config), e);
+    if (enqueued) this.log.log(`queued ${e.type} ${eventId} for ${e.subjectId}`);
     return eventId;
   }
 }

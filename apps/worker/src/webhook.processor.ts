@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import type { AppConfig } from '../../../libs/config/src';
-import { redisKeys, type WebhookDeliveryJobData, type WebhookDeliveryRecord } from '../../../libs/jobs/src';
+import type { WebhookDeliveryJobData } from '../../../libs/jobs/src';
+import { WebhookDeliveries, type DeliveryAttemptOutcome } from '../../../libs/jobs/src/webhook-deliveries';
 import { webhookDeliveriesTotal } from '../../../libs/jobs/src/metrics';
 import type { ObjectStorage } from '../../../libs/storage/src';
 import { deliverWebhook, TargetForbiddenError, WebhookDeliveryError } from '../../../libs/webhooks/src';
@@ -12,17 +13,20 @@ import { withFreshResultUrls } from './webhook-events';
 /**
  * Delivers one event per job. Non-2xx and network errors throw so BullMQ retries with the capped exponential
  * backoff registered on this worker; a refused target is final. Each attempt updates the delivery record the API
- * lists and replays from.
+ * lists and replays from (compare-and-set: replays and retries of one event may overlap).
  */
 @Injectable()
 export class WebhookProcessor {
   private readonly log = new Logger('webhook-delivery');
+  private readonly deliveries: WebhookDeliveries;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) redis: Redis,
     @Inject(STORAGE) private readonly storage: ObjectStorage,
-  ) {}
+  ) {
+    this.deliveries = new WebhookDeliveries(redis, config.QUEUE_PREFIX, config.RECORD_TTL_SECONDS);
+  }
 
   async process(job: Job<WebhookDeliveryJobData>): Promise<{ status: number }> {
     const d = job.data;
@@ -40,37 +44,25 @@ export class WebhookProcessor {
         { secret: this.config.WEBHOOK_SECRET!, allowPrivate: this.config.WEBHOOK_ALLOW_PRIVATE_TARGETS },
       );
       webhookDeliveriesTotal.inc({ result: 'delivered' });
-      await this.record(d, { lastStatus: r.status, state: 'delivered', deliveredAt: new Date().toISOString(), lastError: undefined });
+      await this.record(job, { result: 'delivered', lastStatus: r.status });
       this.log.log(`delivered ${d.type} ${d.eventId} (HTTP ${r.status}, attempt ${attempt})`);
       return { status: r.status };
     } catch (e) {
       const refused = e instanceof TargetForbiddenError;
       const status = e instanceof WebhookDeliveryError ? (e.status ?? null) : null;
       webhookDeliveriesTotal.inc({ result: refused ? 'refused' : last ? 'failed' : 'retry' });
-      await this.record(d, { lastStatus: status, lastError: (e as Error).message, state: refused || last ? 'failed' : 'pending' });
+      await this.record(job, { result: refused || last ? 'failed' : 'retry', lastStatus: status, lastError: (e as Error).message });
       this.log.warn(`${d.type} ${d.eventId} attempt ${attempt} failed: ${(e as Error).message}`);
       if (refused) throw new UnrecoverableError(`${(e as TargetForbiddenError).code}: ${(e as Error).message}`);
       throw e;
     }
   }
 
-  /** Read-modify-write of the delivery record; one job per event runs at a time, so no CAS is needed. */
-  private async record(d: WebhookDeliveryJobData, patch: Partial<WebhookDeliveryRecord>): Promise<void> {
-    const key = redisKeys.webhookDelivery(this.config.QUEUE_PREFIX, d.eventId);
-    const raw = await this.redis.get(key);
-    const now = new Date().toISOString();
-    const prev: WebhookDeliveryRecord = raw
-      ? (JSON.parse(raw) as WebhookDeliveryRecord)
-      : { ...d, attempts: 0, lastStatus: null, deliveredAt: null, state: 'pending', createdAt: now };
-    const next: WebhookDeliveryRecord = {
-      ...prev,
-      ...patch,
-      // A replay after a success must not erase when it was first delivered.
-      deliveredAt: patch.deliveredAt ?? prev.deliveredAt,
-      attempts: prev.attempts + 1,
-      lastAttemptAt: now,
-    };
-    if (patch.state !== 'delivered' && prev.state === 'delivered') next.state = 'delivered';
-    await this.redis.set(key, JSON.stringify(next), 'KEEPTTL');
+  /**
+   * Merges this attempt into the delivery record by compare-and-set: a replay job and a retry of the same event
+   * may run at the same time, and neither may overwrite the other's attempt (WebhookDeliveries.recordAttempt).
+   */
+  private async record(job: Job<WebhookDeliveryJobData>, o: Omit<DeliveryAttemptOutcome, 'jobId'>): Promise<void> {
+    await this.deliveries.recordAttempt(job.data, { ...o, jobId: String(job.id ?? job.data.eventId) });
   }
 }

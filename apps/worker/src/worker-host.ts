@@ -3,14 +3,18 @@ import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import { configSecrets, scrubSecrets, type AppConfig } from '../../../libs/config/src';
 import { createRedis, watchRedisErrors } from '../../../libs/jobs/src/redis';
-import { QUEUES, WEBHOOK_BACKOFF_TYPE, conversionRetryDelay, webhookRetryDelay, type ConversionJobData } from '../../../libs/jobs/src';
+import { CONVERSION_BACKOFF_TYPE, QUEUES, WEBHOOK_BACKOFF_TYPE, conversionRetryDelay, webhookRetryDelay, type BatchJobData, type ConversionJobData } from '../../../libs/jobs/src';
+import { JOB_NAMES } from '../../../libs/jobs/src/records';
 import { BatchProcessor } from './batch.processor';
 import { CancelListener } from './cancel-listener';
 import { ConversionProcessor } from './conversion.processor';
 import { classifyError } from './errors';
 import { WorkerQueues } from './queues';
+import { RecordStore } from './record-store';
 import { RunningConversions } from './running-conversions';
+import { reapStaleTempDirs } from './temp-dirs';
 import { APP_CONFIG } from './tokens';
+import { WebhookEvents } from './webhook-events';
 import { WebhookProcessor } from './webhook.processor';
 
 /** What a deployment may tune beyond the validated env (tests shorten the stall timings). */
@@ -41,6 +45,8 @@ export class WorkerHost {
     private readonly running: RunningConversions,
     private readonly cancel: CancelListener,
     private readonly queues: WorkerQueues,
+    private readonly records: RecordStore,
+    private readonly events: WebhookEvents,
   ) {}
 
   get conversionWorker(): Worker | undefined {
@@ -49,12 +55,15 @@ export class WorkerHost {
 
   async start(): Promise<void> {
     const cfg = this.config;
+    // What a killed predecessor on this host left: its temp dirs and the ffmpeg still writing into them.
+    await reapStaleTempDirs({ log: (m) => this.log.warn(m) }).catch((e) => this.log.warn(`temp dir reaper: ${(e as Error).message}`));
     await this.cancel.start();
     // Workers need maxRetriesPerRequest: null (blocking commands); BullMQ duplicates this for its blocking client.
     const secrets = configSecrets(cfg);
     this.connection = createRedis(cfg.REDIS_URL, { maxRetriesPerRequest: null }, (m) => this.log.warn(m), 'redis', secrets);
     const base = { connection: this.connection, prefix: cfg.QUEUE_PREFIX };
     const stalledInterval = this.tuning.stalledIntervalMs ?? cfg.WORKER_STALLED_INTERVAL_MS;
+    const outage = { baseMs: cfg.CONVERSION_OUTAGE_BACKOFF_MS, maxMs: cfg.CONVERSION_OUTAGE_BACKOFF_MAX_MS };
 
     const conversions = new Worker<ConversionJobData>(QUEUES.conversions, (job, token) => this.conversions.process(job, token), {
       ...base,
@@ -68,11 +77,14 @@ export class WorkerHost {
       settings: {
         // Minutes for an unreachable source/storage (SOURCE_UNAVAILABLE…), seconds for other transient faults.
         backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-          conversionRetryDelay(attemptsMade, err ? classifyError(err).code : undefined),
+          conversionRetryDelay(attemptsMade, err ? classifyError(err).code : undefined, Math.random, outage),
       },
     });
     // Jobs that fail without our processor reporting it (stalled past maxStalledCount) still end in the record.
     conversions.on('failed', (job, err) => void this.onConversionFailed(job, err));
+    // Whenever a job ends and its record is terminal, its terminal webhook exists (idempotent: the event id is
+    // deterministic). Covers an emit that failed on the last attempt, after the record was written.
+    conversions.on('completed', (job) => void this.ensureTerminalEvent(job));
 
     const batches = new Worker(QUEUES.batches, (job) => this.batches.process(job), {
       ...base,
@@ -80,6 +92,13 @@ export class WorkerHost {
       lockDuration: 60_000,
       stalledInterval,
       maxStalledCount: 2,
+      settings: {
+        // Listing pages are S3 I/O: an S3 outage is waited out like a conversion's (batchExpandJobOptions).
+        backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
+          type === CONVERSION_BACKOFF_TYPE || type === undefined
+            ? conversionRetryDelay(attemptsMade, err ? classifyError(err).code : undefined, Math.random, outage)
+            : 2_000 * 2 ** Math.max(0, attemptsMade - 1),
+      },
     });
 
     const webhooks = new Worker(QUEUES.webhooks, (job) => this.webhooks.process(job), {
@@ -94,6 +113,10 @@ export class WorkerHost {
         },
       },
     });
+
+    // A batch parent that failed after its record was completed (sending batch.completed failed): run the
+    // idempotent completion once more so the event is emitted.
+    batches.on('failed', (job) => void this.onBatchFailed(job));
 
     this.workers = [conversions, batches, webhooks];
     // BullMQ's own connections (the blocking one is a duplicate, without our client's listener) report here.
@@ -117,6 +140,26 @@ export class WorkerHost {
       });
     } catch (e) {
       this.log.error(`recording the failure of ${job.id}: ${(e as Error).message}`);
+    }
+    await this.ensureTerminalEvent(job);
+  }
+
+  private async ensureTerminalEvent(job: Job<ConversionJobData> | undefined): Promise<void> {
+    if (!job?.data?.conversionId || !job.data.webhook) return;
+    try {
+      const record = await this.records.getConversion(job.data.conversionId);
+      if (record) await this.events.ensureTerminal(record);
+    } catch (e) {
+      this.log.error(`making sure ${job.data.conversionId} has its terminal webhook: ${scrubSecrets((e as Error).message, configSecrets(this.config))}`);
+    }
+  }
+
+  private async onBatchFailed(job: Job | undefined): Promise<void> {
+    if (!job || job.name !== JOB_NAMES.batch || !(job.data as BatchJobData)?.batchId) return;
+    try {
+      await this.batches.process(job as Job<BatchJobData>);
+    } catch (e) {
+      this.log.error(`completing batch ${(job.data as BatchJobData).batchId} after its job failed: ${scrubSecrets((e as Error).message, configSecrets(this.config))}`);
     }
   }
 

@@ -116,6 +116,14 @@ const schema = z.object({
     .string()
     .default('')
     .transform((raw) => new Set(raw.split(',').map((s) => s.trim()).filter(Boolean)) as ReadonlySet<string>),
+  /**
+   * Retry wait of a conversion / listing page that failed because the source or storage was unreachable
+   * (SOURCE_UNAVAILABLE, STORAGE_UNAVAILABLE): this, doubling per retry, capped at CONVERSION_OUTAGE_BACKOFF_MAX_MS,
+   * ±10 % jitter. With the defaults (15 s … 5 min, 10 attempts) an outage of ~25 min delays jobs instead of failing
+   * them. Tests shorten both.
+   */
+  CONVERSION_OUTAGE_BACKOFF_MS: positiveInt.default(15_000),
+  CONVERSION_OUTAGE_BACKOFF_MAX_MS: positiveInt.default(300_000),
   /** presigned GET URLs in results live this long */
   PRESIGN_EXPIRES_SECONDS: positiveInt.default(3600),
   /** conversion/batch records (what GET returns) are kept this long in Redis, like BullMQ's removeOnFail age */

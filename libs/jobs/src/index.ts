@@ -93,28 +93,59 @@ export const CONVERSION_BACKOFF_TYPE = 'conversion';
 /** Codes that mean "the source or storage cannot be reached right now": worth waiting minutes, not seconds. */
 export const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['SOURCE_UNAVAILABLE', 'STORAGE_UNAVAILABLE', 'TARGET_UNRESOLVABLE']);
 
+/** How long an outage (UNAVAILABLE_CODES) is waited out: CONVERSION_OUTAGE_BACKOFF_MS / _MAX_MS (tests shorten them). */
+export interface OutageBackoff {
+  /** first wait; doubles per retry */
+  baseMs: number;
+  /** cap of one wait */
+  maxMs: number;
+}
+
+/** Defaults: 15 s doubling, capped at 5 min (15, 30, 60, 120, 240, 300, 300 … s). */
+export const DEFAULT_OUTAGE_BACKOFF: OutageBackoff = { baseMs: 15_000, maxMs: 300_000 };
+
+/**
+ * Attempts a conversion (or a listing page) gets, by the code of its latest failure. A source/storage outage gets
+ * the job's full `attempts` (CONVERSION_ATTEMPTS: with the default outage backoff the retries span ~28 min, so an
+ * outage of a few minutes delays jobs instead of failing them); any other transient fault (ffmpeg, a Redis blip)
+ * keeps the old budget of 5, so a file that reliably breaks ffmpeg is not re-downloaded ten times.
+ */
+export const CONVERSION_ATTEMPTS = 10;
+export const TRANSIENT_FAULT_ATTEMPTS = 5;
+
+/** True when a failure with `code` after `attemptsMade + 1` attempts is the last one (no retry left for it). */
+export function isLastAttempt(attemptsMade: number, jobAttempts: number | undefined, code: string | undefined): boolean {
+  const budget = code && UNAVAILABLE_CODES.has(code) ? (jobAttempts ?? 1) : Math.min(jobAttempts ?? 1, TRANSIENT_FAULT_ATTEMPTS);
+  return attemptsMade + 1 >= budget;
+}
+
 /**
  * Delay before retry n (1-based) of a conversion. A source/storage outage, throttling (S3 SlowDown, HTTP 429)
- * or a timeout waits 15 s·2^(n-1) (15, 30, 60, 120 s: the 5 attempts span ~4 min) with ±10 % jitter so throttled
- * jobs do not return together; any other transient fault (ffmpeg, Redis blip) 2 s·2^(n-1) as before.
+ * or a timeout waits base·2^(n-1), capped (defaults 15 s … 5 min, see DEFAULT_OUTAGE_BACKOFF) with ±10 % jitter
+ * so throttled jobs do not return together; any other transient fault (ffmpeg, Redis blip) 2 s·2^(n-1) as before.
  */
-export function conversionRetryDelay(attemptsMade: number, code: string | undefined, random = Math.random): number {
+export function conversionRetryDelay(
+  attemptsMade: number,
+  code: string | undefined,
+  random = Math.random,
+  outage: OutageBackoff = DEFAULT_OUTAGE_BACKOFF,
+): number {
   const n = Math.max(0, attemptsMade - 1);
-  if (code && UNAVAILABLE_CODES.has(code)) return Math.round(Math.min(300_000, 15_000 * 2 ** n) * (0.9 + 0.2 * random()));
+  if (code && UNAVAILABLE_CODES.has(code)) return Math.round(Math.min(outage.maxMs, outage.baseMs * 2 ** n) * (0.9 + 0.2 * random()));
   return 2_000 * 2 ** n;
 }
 
 export const conversionJobOptions: JobsOptions = {
-  attempts: 5,
+  attempts: CONVERSION_ATTEMPTS,
   backoff: { type: CONVERSION_BACKOFF_TYPE, delay: 2_000 },
   removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
   removeOnFail: { age: 30 * 24 * 3600 },
 };
 
-/** Listing a page of a prefix batch is S3 I/O: the same retry policy as a conversion. */
+/** Listing a page of a prefix batch is S3 I/O: the same retry policy as a conversion (outages waited out). */
 export const batchExpandJobOptions: JobsOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 2_000 },
+  attempts: CONVERSION_ATTEMPTS,
+  backoff: { type: CONVERSION_BACKOFF_TYPE, delay: 2_000 },
   removeOnComplete: { age: 7 * 24 * 3600 },
   removeOnFail: { age: 30 * 24 * 3600 },
 };

@@ -27,6 +27,11 @@ export interface ConversionRecord {
   progress: { stage: string; percent: number };
   request: ConversionRequest;
   batchId?: string;
+  /**
+   * Output name (relative to `request.output.prefix`, without extension) when it is not the source's base name:
+   * set for the items of a batch (`batchItemOutputNames`: clashing names get distinct keys).
+   */
+  outputBaseName?: string;
   result?: {
     contentIdentifier: string;
     /** seconds from the start of the MOV */

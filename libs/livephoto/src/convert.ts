@@ -1,8 +1,8 @@
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runFfmpeg } from '../../media/src/ffmpeg';
-import { throwIfAborted } from './errors';
+import { isRemoteSource, runFfmpeg } from '../../media/src/ffmpeg';
+import { isLivePhotoError, LivePhotoError, outputWriteError, throwIfAborted } from './errors';
 import { writeJpegExif } from './exif';
 import { motionPhotoFileName, writeMotionPhoto } from './motion-photo';
 import { pairLivePhoto } from './stages/pair';
@@ -71,6 +71,69 @@ function toneMappingWarnings(source: LivePhotoSource, toneMapped: boolean): Plan
  * (metadata) → optional Google Motion Photo. Throws LivePhotoError with a code; intermediates are always removed.
  */
 export async function convertToLivePhoto(req: ConvertRequest, ctx: StageContext = {}): Promise<LivePhotoResult> {
+  try {
+    return await runPipeline(req, ctx);
+  } catch (e) {
+    throw await explainFailure(e, req);
+  }
+}
+
+/** Codes ffprobe/ffmpeg produce when the bytes they read are wrong, which a vanished source also produces. */
+const READ_FAILURE_CODES: ReadonlySet<string> = new Set([
+  'INPUT_NOT_MEDIA',
+  'INPUT_TRUNCATED',
+  'INPUT_NO_VIDEO',
+  'INPUT_ZERO_DURATION',
+  'INVALID_CONTAINER',
+  'FFMPEG_FAILED',
+]);
+
+/**
+ * What a failure really was: a local source deleted (or made unreadable) while it was being converted is
+ * SOURCE_NOT_FOUND, not "not media" or an ffmpeg failure; a write that failed for lack of space or on a read-only
+ * file system is OUTPUT_WRITE_FAILED with the reason (ENOSPC retryable, EROFS/EACCES final), not a metadata error.
+ */
+async function explainFailure(e: unknown, req: ConvertRequest): Promise<unknown> {
+  if (isLivePhotoError(e) && e.code === 'CANCELED') return e;
+  if (!isRemoteSource(req.source) && (!isLivePhotoError(e) || READ_FAILURE_CODES.has(e.code))) {
+    const gone = await fs.access(req.source, fsConstants.R_OK).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => err.code ?? 'error',
+    );
+    if (gone) {
+      return new LivePhotoError('SOURCE_NOT_FOUND', `source ${req.source} disappeared or became unreadable while it was being converted (${gone})`, {
+        file: req.source,
+      }, { cause: e });
+    }
+  }
+  return outputWriteError(e, `writing the Live Photo (${path.join(req.outputDir, req.baseName)}.*) failed`) ?? e;
+}
+
+/**
+ * `mkdir -p` that says why it failed: Node's recursive mkdir answers ENOENT when a missing parent cannot be
+ * created (a read-only file system, no permission); the first missing folder is then created alone to get the real
+ * errno. Failures are OUTPUT_WRITE_FAILED naming the folder (EROFS/EACCES final, ENOSPC retryable).
+ */
+export async function makeOutputDir(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (e) {
+    let err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') {
+      let missing = path.resolve(dir);
+      // Bounded by the depth of the path: walk up to the first ancestor that exists.
+      for (let parent = path.dirname(missing); parent !== missing; missing = parent, parent = path.dirname(parent)) {
+        if (await fs.stat(parent).then(() => true, () => false)) break;
+      }
+      await fs.mkdir(missing).catch((real: NodeJS.ErrnoException) => {
+        if (real.code !== 'EEXIST') err = real;
+      });
+    }
+    throw outputWriteError(err, `cannot create the output folder ${dir}`) ?? err;
+  }
+}
+
+async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<LivePhotoResult> {
   const options = req.options ?? {};
   const stillFormat = options.still ?? 'jpeg';
   const out = outputPaths(req.outputDir, req.baseName, options);
@@ -79,7 +142,7 @@ export async function convertToLivePhoto(req: ConvertRequest, ctx: StageContext 
   const plan = await planClip(source, options, ctx);
   throwIfAborted(ctx.signal);
 
-  await fs.mkdir(req.outputDir, { recursive: true });
+  await makeOutputDir(req.outputDir);
   const workDir = await fs.mkdtemp(path.join(req.workDir ?? os.tmpdir(), 'vid2live-'));
   try {
     const rendered = await renderClip(req.source, source, plan, {

@@ -50,18 +50,21 @@ export const FINAL_ERROR_CODES: ReadonlySet<LivePhotoErrorCode> = new Set<LivePh
 
 export class LivePhotoError extends Error {
   override readonly name = 'LivePhotoError';
+  /** set when this instance decides for itself (OUTPUT_WRITE_FAILED: a full disk may free up, a read-only one not) */
+  private readonly retryableOverride?: boolean;
   constructor(
     readonly code: LivePhotoErrorCode,
     message?: string,
     readonly details?: Record<string, unknown>,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryable?: boolean },
   ) {
-    super(message ?? LIVE_PHOTO_ERROR_CODES[code], options);
+    super(message ?? LIVE_PHOTO_ERROR_CODES[code], options?.cause !== undefined ? { cause: options.cause } : undefined);
+    if (options?.retryable !== undefined) this.retryableOverride = options.retryable;
   }
 
   /** True when the same input may succeed on another try (tooling or I/O trouble, not the input). */
   get retryable(): boolean {
-    return !FINAL_ERROR_CODES.has(this.code);
+    return this.retryableOverride ?? !FINAL_ERROR_CODES.has(this.code);
   }
 
   toJSON(): { code: LivePhotoErrorCode; message: string; details?: Record<string, unknown> } {
@@ -71,6 +74,49 @@ export class LivePhotoError extends Error {
 
 export function isLivePhotoError(e: unknown): e is LivePhotoError {
   return e instanceof LivePhotoError;
+}
+
+/**
+ * A write that failed because of where it writes, not what: OUTPUT_WRITE_FAILED naming the reason. A full disk or
+ * quota may free up (retryable); a read-only file system or a permission problem will not (final).
+ */
+const WRITE_ERRNOS: Record<string, { reason: string; retryable: boolean }> = {
+  ENOSPC: { reason: 'no space left on device', retryable: true },
+  EDQUOT: { reason: 'disk quota exceeded', retryable: true },
+  EROFS: { reason: 'read-only file system', retryable: false },
+  EACCES: { reason: 'permission denied', retryable: false },
+  EPERM: { reason: 'operation not permitted', retryable: false },
+};
+/** The same reasons as ffmpeg/heif-enc print them (they write the files themselves). */
+const WRITE_MESSAGES: Array<[RegExp, string]> = [
+  [/No space left on device/i, 'ENOSPC'],
+  [/Disk quota exceeded/i, 'EDQUOT'],
+  [/Read-only file system/i, 'EROFS'],
+];
+
+/** The errno code of `e` or of an error in its `cause` chain (≤ 5 deep); else what a tool's message says. */
+export function writeErrnoOf(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 5 && cur; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && code in WRITE_ERRNOS) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  const text = e instanceof Error ? e.message : typeof e === 'string' ? e : '';
+  return WRITE_MESSAGES.find(([re]) => re.test(text))?.[1];
+}
+
+/**
+ * OUTPUT_WRITE_FAILED for a write that failed with ENOSPC/EDQUOT (retryable) or EROFS/EACCES/EPERM (final), with
+ * `what` and the reason in the message (`details.errno`); undefined for any other error. Input errors are never
+ * rewritten (an unreadable source stays SOURCE_NOT_FOUND).
+ */
+export function outputWriteError(e: unknown, what: string): LivePhotoError | undefined {
+  if (isLivePhotoError(e) && (FINAL_ERROR_CODES.has(e.code) || e.code === 'OUTPUT_WRITE_FAILED')) return undefined;
+  const errno = writeErrnoOf(e);
+  if (!errno) return undefined;
+  const { reason, retryable } = WRITE_ERRNOS[errno];
+  return new LivePhotoError('OUTPUT_WRITE_FAILED', `${what}: ${reason} (${errno})`, { errno }, { cause: e, retryable });
 }
 
 /** Throws CANCELED when the signal has fired; call between stages and inside long loops. */

@@ -106,6 +106,20 @@ export class LocalStorage implements ObjectStorage {
     await fsp.rm(this.localPath(bucket, key), { force: true });
   }
 
+  async copyObject(bucket: string, fromKey: string, toKey: string): Promise<void> {
+    this.stats.requests++;
+    const dest = this.localPath(bucket, toKey);
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    const tmp = `${dest}.${process.pid}.${Date.now()}.partial`;
+    try {
+      await fsp.copyFile(this.localPath(bucket, fromKey), tmp);
+      await fsp.rename(tmp, dest);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw mapStorageError(e, `copy ${bucket}/${fromKey} → ${toKey}`);
+    }
+  }
+
   async ensureBucket(bucket: string): Promise<void> {
     await fsp.mkdir(path.resolve(this.root, safeSegment(bucket)), { recursive: true });
   }

@@ -45,6 +45,11 @@ export interface ObjectStorage {
   /** A URL any HTTP client (ffmpeg included) can GET, with range requests, until it expires. */
   presignGet(bucket: string, key: string, expiresSec: number): Promise<string>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  /**
+   * Server-side copy within a bucket (content type kept): how the worker publishes outputs uploaded under
+   * temporary keys. Objects up to 5 GiB (S3's single-copy limit; outputs are a few MB).
+   */
+  copyObject(bucket: string, fromKey: string, toKey: string): Promise<void>;
   ensureBucket(bucket: string): Promise<void>;
   /** Filesystem path of an object, for adapters that have one (lets ffmpeg read it directly). */
   localPath?(bucket: string, key: string): string;

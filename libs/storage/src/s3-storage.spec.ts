@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LivePhotoError } from '../../livephoto/src/errors';
@@ -113,6 +114,45 @@ describe('S3Storage against s3rver', () => {
     expect(err).toBeInstanceOf(StorageError);
     expect(err.code).toBe('STORAGE_UNAVAILABLE');
     expect(err.retryable).toBe(true);
+  });
+
+  it('closes the S3 socket when a download is aborted (destroying the stream destroys the body)', async () => {
+    const file = path.join(tmp, 'abort.bin');
+    writeFileSync(file, randomBytes(12 * 1024 * 1024));
+    await storage.putObjectFromFile('b', 'abort.bin', file);
+    // A TCP relay in front of s3rver: it sees when the client's socket closes.
+    const target = new URL(s3.endpoint);
+    let open = 0;
+    const relay = net.createServer((client) => {
+      open++;
+      const upstream = net.connect(Number(target.port), target.hostname);
+      client.pipe(upstream).pipe(client);
+      const done = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('close', () => {
+        open--;
+        done();
+      });
+      client.on('error', done);
+      upstream.on('error', done);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const relayed = new S3Storage({ ...s3.config, S3_ENDPOINT: `http://127.0.0.1:${(relay.address() as net.AddressInfo).port}` });
+    try {
+      const stream = await relayed.getObjectStream('b', 'abort.bin');
+      await new Promise((r) => stream.once('data', r)); // the download has started
+      expect(open).toBe(1);
+      stream.destroy();
+      const until = Date.now() + 5_000;
+      while (open > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(open).toBe(0);
+      expect(relayed.stats.bytesRead).toBeLessThan(12 * 1024 * 1024);
+    } finally {
+      await relayed.close();
+      await new Promise((r) => relay.close(r));
+    }
   });
 
   it('creates a bucket once and tolerates a second ensureBucket', async () => {

@@ -1,6 +1,7 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -196,6 +197,14 @@ export class S3Storage implements ObjectStorage {
   async deleteObject(bucket: string, key: string): Promise<void> {
     await this.send(`delete s3://${bucket}/${key}`, () =>
       this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })),
+    );
+  }
+
+  async copyObject(bucket: string, fromKey: string, toKey: string): Promise<void> {
+    // x-amz-copy-source is URL-encoded; `/` separators stay as they are.
+    const source = `${bucket}/${fromKey.split('/').map(encodeURIComponent).join('/')}`;
+    await this.send(`copy s3://${bucket}/${fromKey} → ${toKey}`, () =>
+      this.client.send(new CopyObjectCommand({ Bucket: bucket, Key: toKey, CopySource: source, MetadataDirective: 'COPY' })),
     );
   }
 

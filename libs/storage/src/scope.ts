@@ -15,6 +15,10 @@ import { z } from 'zod';
 export const MAX_KEY_BYTES = 1024;
 /** The longest suffix the worker appends to `<output prefix><name>` (`.MP.jpg`; `.HEIC`, `.JPG`, `.MOV` are shorter). */
 export const MAX_OUTPUT_SUFFIX = '.MP.jpg';
+/** The longest conversion id the worker puts into a temporary output key (`cnv_` + 26 characters). */
+export const MAX_CONVERSION_ID_LENGTH = 30;
+/** Folder under the output prefix where a conversion's outputs wait until all of them are uploaded (output-names.ts). */
+export const OUTPUT_TEMP_FOLDER = '.vid2live-tmp/';
 
 export type StorageAccess = 'read' | 'write';
 export interface BucketPrefix {
@@ -71,11 +75,13 @@ export function assertKey(value: string, path: string, kind: 'key' | 'prefix' = 
 
 /**
  * The output keys are `<prefix><name><suffix>`: each must be a valid key of ≤ 1 024 bytes. `name` is the source's
- * base name (a prefix batch keeps sub-folders in it).
+ * base name (a prefix batch keeps sub-folders in it). The temporary keys the outputs are uploaded under before
+ * they are published (`<prefix>.vid2live-tmp/<conversion id><suffix>`) must fit as well.
  */
 export function assertOutputName(prefix: string, name: string, path: string): void {
   const longest = `${prefix}${name}${MAX_OUTPUT_SUFFIX}`;
-  const problem = keyProblem(longest, 'key');
+  const temporary = `${prefix}${OUTPUT_TEMP_FOLDER}${'x'.repeat(MAX_CONVERSION_ID_LENGTH)}${MAX_OUTPUT_SUFFIX}`;
+  const problem = keyProblem(longest, 'key') ?? keyProblem(temporary, 'key');
   if (problem) {
     throw new StorageScopeError('INVALID_KEY', `the output key derived from it (${path}) ${problem}`, path);
   }

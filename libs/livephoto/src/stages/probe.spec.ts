@@ -2,9 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ffmpegSync, makeTempDir, removeDir } from '../../../media/src/test-media';
 import { LivePhotoError } from '../errors';
-import { IPHONE_MOV } from '../testing/fixtures';
+import { IPHONE_HEIC, IPHONE_MOV } from '../testing/fixtures';
 import { extractMotionPhotoVideo, PIXEL_MOTION_PHOTO_SHORTENED, realMedia } from '../testing/real-media';
-import { bitDepthOf, parseIso6709, parseRate, probeSource, rotationOf, sourceInfoFromFfprobe } from './probe';
+import { bitDepthOf, heifImageBrand, parseIso6709, parseRate, probeSource, rotationOf, sourceInfoFromFfprobe } from './probe';
 
 const tiny = ['-f', 'lavfi', '-i', 'testsrc=s=320x240:r=30:d=2'];
 const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
@@ -199,6 +199,47 @@ describe('probeSource', () => {
     });
 
     it('the Motion Photo JPEG itself → INPUT_IS_IMAGE', () => expectCode(PIXEL_MOTION_PHOTO_SHORTENED, 'INPUT_IS_IMAGE'));
+
+    it('a HEIC passed as a video → INPUT_IS_IMAGE, not INPUT_TRUNCATED (also named .mov); AVIF and mif1 too', async () => {
+      await expectCode(IPHONE_HEIC, 'INPUT_IS_IMAGE');
+      const renamed = at('IMG_3853-named.mov');
+      fs.copyFileSync(IPHONE_HEIC, renamed);
+      const e = await probeError(renamed);
+      expect(e.code).toBe('INPUT_IS_IMAGE');
+      expect(e.message).toMatch(/HEIF\/HEIC, brand 'heic'/);
+      // Synthetic ftyp + an empty meta box: an AVIF, and a HEIF whose major brand is only mif1.
+      const ftyp = (major: string, ...compatible: string[]) => {
+        const b = Buffer.alloc(16 + 4 * compatible.length);
+        b.writeUInt32BE(b.length, 0);
+        b.write('ftyp', 4, 'latin1');
+        b.write(major, 8, 'latin1');
+        compatible.forEach((c, i) => b.write(c, 16 + 4 * i, 'latin1'));
+        return Buffer.concat([b, Buffer.from([0, 0, 0, 12]), Buffer.from('meta', 'latin1'), Buffer.alloc(4)]);
+      };
+      fs.writeFileSync(at('photo.avif'), ftyp('avif', 'avif', 'mif1', 'miaf'));
+      await expectCode(at('photo.avif'), 'INPUT_IS_IMAGE');
+      fs.writeFileSync(at('nokia.mp4'), ftyp('mif1', 'mif1', 'heic'));
+      await expectCode(at('nokia.mp4'), 'INPUT_IS_IMAGE');
+      fs.writeFileSync(at('burst.mp4'), ftyp('msf1', 'msf1', 'iso8'));
+      await expectCode(at('burst.mp4'), 'INPUT_IS_IMAGE');
+    });
+
+    it('the brand check leaves movies alone: an MP4 that lists mif1 among its brands is still judged as a video', () => {
+      const head = (major: string, ...compatible: string[]) => {
+        const b = Buffer.alloc(16 + 4 * compatible.length);
+        b.writeUInt32BE(b.length, 0);
+        b.write('ftyp', 4, 'latin1');
+        b.write(major, 8, 'latin1');
+        compatible.forEach((c, i) => b.write(c, 16 + 4 * i, 'latin1'));
+        return b;
+      };
+      expect(heifImageBrand(head('isom', 'isom', 'mif1'))).toBeUndefined();
+      expect(heifImageBrand(head('qt  ', 'qt  '))).toBeUndefined();
+      expect(heifImageBrand(head('mp42', 'mp41', 'isom'))).toBeUndefined();
+      expect(heifImageBrand(head('heix', 'mif1'))).toBe('heix');
+      expect(heifImageBrand(head('miaf', 'avif'))).toBe('avif');
+      expect(heifImageBrand(fs.readFileSync(IPHONE_MOV).subarray(0, 64))).toBeUndefined();
+    });
 
     it('a video encode with zero frames → INPUT_ZERO_DURATION', async () => {
       const zero = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc', '-frames:v', '0', at('zero.mp4')]);

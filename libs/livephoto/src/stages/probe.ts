@@ -27,10 +27,15 @@ export async function probeSource(sourcePath: string, ctx: StageContext = {}): P
   if (remote) {
     // The loopback proxy serves ranges: 8 bytes say whether this is a box file at all (a text file named .mp4
     // makes ffprobe say "moov atom not found" too, and that is not a truncated video).
-    boxFile = FIRST_BOX_TYPES.has((await peekRemoteHead(sourcePath, ctx.signal)).toString('latin1', 4, 8));
+    const head = await peekRemoteHead(sourcePath, ctx.signal, FTYP_PEEK_BYTES);
+    boxFile = FIRST_BOX_TYPES.has(head.toString('latin1', 4, 8));
+    if (boxFile) assertNotHeifImage(sourcePath, head);
   } else {
     sizeBytes = await statSource(sourcePath);
-    boxFile = await looksLikeIsoBmff(sourcePath);
+    const head = await readHead(sourcePath, FTYP_PEEK_BYTES);
+    boxFile = head.length >= 8 && FIRST_BOX_TYPES.has(head.toString('latin1', 4, 8));
+    // A HEIC/AVIF is an ISO-BMFF file too, with no movie in it: an image, not a truncated video.
+    if (boxFile) assertNotHeifImage(sourcePath, head);
     if (boxFile) await checkNotTruncated(sourcePath);
   }
 
@@ -40,6 +45,9 @@ export async function probeSource(sourcePath: string, ctx: StageContext = {}): P
     if (remote) {
       const fetchError = remoteFetchError(sourcePath, probe.stderr, reason);
       if (fetchError) throw fetchError;
+    } else {
+      // Deleted (or made unreadable) since the stat above: that is why ffprobe failed, not the bytes.
+      await statSource(sourcePath);
     }
     // The demuxer ffprobe picked is not a video/audio/image container (text as `tty`, subtitles, playlists…).
     const refused = rejectedDemuxer(probe.stderr);
@@ -129,15 +137,50 @@ function peekRemoteHead(url: string, signal?: AbortSignal, length = 8): Promise<
 
 const FIRST_BOX_TYPES = new Set(['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip', 'pnot', 'uuid']);
 
-async function looksLikeIsoBmff(file: string): Promise<boolean> {
+/** Enough of the file's start for an `ftyp` box with a dozen compatible brands. */
+const FTYP_PEEK_BYTES = 64;
+
+async function readHead(file: string, length: number): Promise<Buffer> {
   const fh = await fs.open(file, 'r');
   try {
-    const head = Buffer.alloc(8);
-    const { bytesRead } = await fh.read(head, 0, 8, 0);
-    return bytesRead === 8 && FIRST_BOX_TYPES.has(head.toString('latin1', 4, 8));
+    const head = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(head, 0, length, 0);
+    return head.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }
+}
+
+/** HEIF (HEIC) and AVIF still-image brands: image items, no movie. `msf1` is a HEIF image sequence (bursts). */
+const IMAGE_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'mif1', 'mif2', 'msf1', 'avif']);
+/** Major brands of movies: a video that merely lists `mif1` among its compatible brands stays a video. */
+const VIDEO_MAJOR_RE = /^(isom|iso\d|mp4\d|mp71|qt {2}|M4V |M4VP|avc1|3g[p2s].|dash|f4v |MSNV|XAVC|mqt |crx )$/;
+
+/**
+ * The image brand of an ISO-BMFF file's `ftyp` when it is a HEIF/AVIF still (major brand an image brand, or an
+ * image brand among the compatible ones under a major brand that is not a movie's), else undefined.
+ */
+export function heifImageBrand(head: Buffer): string | undefined {
+  if (head.length < 16 || head.toString('latin1', 4, 8) !== 'ftyp') return undefined;
+  const size = Math.min(head.readUInt32BE(0), head.length);
+  const major = head.toString('latin1', 8, 12);
+  if (IMAGE_BRANDS.has(major)) return major;
+  if (VIDEO_MAJOR_RE.test(major)) return undefined;
+  for (let at = 16; at + 4 <= size; at += 4) {
+    const brand = head.toString('latin1', at, at + 4);
+    if (IMAGE_BRANDS.has(brand)) return brand;
+  }
+  return undefined;
+}
+
+function assertNotHeifImage(sourcePath: string, head: Buffer): void {
+  const brand = heifImageBrand(head);
+  if (!brand) return;
+  const kind = brand.startsWith('avi') ? 'AVIF' : 'HEIF/HEIC';
+  throw new LivePhotoError('INPUT_IS_IMAGE', `${sourcePath} is a still image (${kind}, brand '${brand}'), not a video`, {
+    file: sourcePath,
+    brand,
+  });
 }
 
 /**
