@@ -2,12 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Redis from 'ioredis';
 import { S3Storage } from '../libs/storage/src';
 import { apiClient, type ApiClient } from './support/http';
 import { makeVideo } from './support/media';
 import { startApi, startWorker as startWorkerProcess, stopAll } from './support/processes';
-import { freePort, startStack, type Stack } from './support/stack';
+import { freePort, redisAnswers, startStack, type Stack } from './support/stack';
 import { sleep, waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { Producer, objectKeys, startSlowFileServer, startWorker, uniquePrefix, workerConfig, type RunningWorker } from './worker-support';
@@ -34,7 +33,7 @@ class PrivateRedis {
     });
     child.on('error', () => undefined);
     this.child = child;
-    await waitFor('the private redis-server', () => answers(this.url), { timeoutMs: 10_000 });
+    await waitFor('the private redis-server', () => redisAnswers(this.url, 500), { timeoutMs: 10_000 });
   }
 
   async kill(): Promise<void> {
@@ -48,19 +47,6 @@ class PrivateRedis {
   async cleanup(): Promise<void> {
     await this.kill();
     fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-async function answers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
   }
 }
 

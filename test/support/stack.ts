@@ -67,8 +67,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function redisAnswers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1_000, retryStrategy: () => null });
+/** True when a Redis at `url` answers PING (one bounded try, no reconnects). */
+export async function redisAnswers(url: string, connectTimeout = 1_000): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout, retryStrategy: () => null });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
