@@ -1,6 +1,8 @@
 /**
  * One engine conversion in a fresh node process, so its peak RSS is the engine's alone.
- * argv: <source> <outputDir> [start keyFrame]  → prints one JSON line { ms, maxRssMB, start, stillTime, ... }.
+ * argv: <source> <outputDir> [start keyFrame]  → prints one JSON line { ms, maxRssMB, start, stillTime, stages, ... }.
+ * `stages`: wall milliseconds per stage, from the first progress event of a stage to the first of the next one
+ * (probe → plan → render → pair; the last stage runs to the end of the conversion).
  */
 import { performance } from 'node:perf_hooks';
 import { convertToLivePhoto } from '../../libs/livephoto/src';
@@ -8,12 +10,24 @@ import { convertToLivePhoto } from '../../libs/livephoto/src';
 async function main(): Promise<void> {
   const [source, outputDir, start, keyFrame] = process.argv.slice(2);
   const options = start !== undefined ? { start: Number(start), keyFrame: Number(keyFrame), duration: 3 } : { duration: 3 };
+  const firstSeen: Array<[string, number]> = [];
   const t0 = performance.now();
-  const r = await convertToLivePhoto({ source, outputDir, baseName: 'bench', options }, {});
+  const r = await convertToLivePhoto(
+    { source, outputDir, baseName: 'bench', options },
+    {
+      onProgress: (p) => {
+        if (!firstSeen.some(([s]) => s === p.stage)) firstSeen.push([p.stage, performance.now() - t0]);
+      },
+    },
+  );
   const ms = performance.now() - t0;
+  const stages: Record<string, number> = {};
+  firstSeen.forEach(([stage, at], i) => {
+    stages[stage] = (i + 1 < firstSeen.length ? firstSeen[i + 1][1] : ms) - at;
+  });
   const maxRssMB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(
-    JSON.stringify({ ms, maxRssMB, start: r.clip.start, stillTime: r.stillTime, width: r.width, height: r.height }) + '\n',
+    JSON.stringify({ ms, maxRssMB, start: r.clip.start, stillTime: r.stillTime, width: r.width, height: r.height, stages }) + '\n',
   );
 }
 

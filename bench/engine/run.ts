@@ -59,7 +59,16 @@ function timed(fn: () => void): number {
   return performance.now() - t0;
 }
 
-function engine(i: Input, fixed?: { start: number; keyFrame: number }): { ms: number; maxRssMB: number; start: number; stillTime: number } {
+interface EngineRun {
+  ms: number;
+  maxRssMB: number;
+  start: number;
+  stillTime: number;
+  /** wall ms per stage (probe, plan, render, pair), see convert-one.ts */
+  stages: Record<string, number>;
+}
+
+function engine(i: Input, fixed?: { start: number; keyFrame: number }): EngineRun {
   const out = path.join(WORK, 'engine');
   const argv = [path.join(__dirname, 'convert-one.js'), i.file, out, ...(fixed ? [String(fixed.start), String(fixed.keyFrame)] : [])];
   const res = spawnSync(process.execPath, argv, { encoding: 'utf8' });
@@ -111,7 +120,18 @@ const r2 = (x: number) => x.toFixed(2);
 function main(): void {
   fs.mkdirSync(WORK, { recursive: true });
   for (const i of inputs) ensureInput(i);
-  const rows: Array<{ input: Input; auto: number; fixed: number; naive: number; lower: number; rss: number; start: number; still: number }> = [];
+  const rows: Array<{
+    input: Input;
+    auto: number;
+    fixed: number;
+    naive: number;
+    lower: number;
+    rss: number;
+    start: number;
+    still: number;
+    autoStages: Record<string, number>;
+    fixedStages: Record<string, number>;
+  }> = [];
   for (const i of inputs) {
     const autoMs: number[] = [];
     const fixedMs: number[] = [];
@@ -119,20 +139,37 @@ function main(): void {
     const lowerMs: number[] = [];
     let rss = 0;
     let plan = { start: 0, stillTime: 0 };
+    const autoStages: Array<Record<string, number>> = [];
+    const fixedStages: Array<Record<string, number>> = [];
     for (let r = 0; r < RUNS; r++) {
       // interleaved, so drift on a noisy machine hits every variant alike
       const a = engine(i);
       plan = { start: a.start, stillTime: a.stillTime };
       autoMs.push(a.ms);
+      autoStages.push(a.stages);
       rss = Math.max(rss, a.maxRssMB);
       const f = engine(i, { start: plan.start, keyFrame: plan.start + plan.stillTime });
       fixedMs.push(f.ms);
+      fixedStages.push(f.stages);
       rss = Math.max(rss, f.maxRssMB);
       naiveMs.push(naive(i, plan.start, plan.stillTime));
       lowerMs.push(lowerBound(i, plan.start));
       process.stderr.write(`  ${i.name} run ${r + 1}/${RUNS} done\n`);
     }
-    rows.push({ input: i, auto: median(autoMs), fixed: median(fixedMs), naive: median(naiveMs), lower: median(lowerMs), rss, start: plan.start, still: plan.stillTime });
+    const stageMedians = (runs: Array<Record<string, number>>) =>
+      Object.fromEntries(Object.keys(runs[0] ?? {}).map((k) => [k, median(runs.map((r) => r[k] ?? 0))]));
+    rows.push({
+      input: i,
+      auto: median(autoMs),
+      fixed: median(fixedMs),
+      naive: median(naiveMs),
+      lower: median(lowerMs),
+      rss,
+      start: plan.start,
+      still: plan.stillTime,
+      autoStages: stageMedians(autoStages),
+      fixedStages: stageMedians(fixedStages),
+    });
   }
 
   const lines: string[] = [];
@@ -148,6 +185,13 @@ function main(): void {
   lines.push(`long source: engine auto ${r2(long.auto / short.auto)}× the 10 s source (target ≤ 1.30); fixed ${r2(long.fixed / short.fixed)}×`);
   const tot = (k: 'auto' | 'naive' | 'lower' | 'fixed') => rows.reduce((s, r) => s + r[k], 0);
   lines.push(`all inputs: auto/naive ${r2(tot('auto') / tot('naive'))} (target ≤ 0.60), auto/lower ${r2(tot('auto') / tot('lower'))} (target ≤ 1.15), fixed/lower ${r2(tot('fixed') / tot('lower'))}`);
+  lines.push('per stage (medians, seconds, and / lower bound): probe | plan | render | pair');
+  const stageCell = (st: Record<string, number>, lower: number, k: string) => `${f1(st[k] ?? 0)} (${r2((st[k] ?? 0) / lower)})`;
+  for (const r of rows) {
+    for (const [label, st] of [['auto ', r.autoStages], ['fixed', r.fixedStages]] as const) {
+      lines.push(`  ${r.input.name.padEnd(14)} ${label} | ${['probe', 'plan', 'render', 'pair'].map((k) => stageCell(st, r.lower, k)).join(' | ')}`);
+    }
+  }
   lines.push(`peak RSS of the node process: max ${Math.max(...rows.map((r) => r.rss)).toFixed(0)} MB (target < 200 MB)`);
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -4,11 +4,15 @@ import {
   analysisFrameSize,
   chooseCalmestWindow,
   chooseSharpestFrame,
+  compressedMotion,
   detectSceneCuts,
   GrayFrame,
   halveGrayFrame,
   laplacianVariance,
   meanAbsDifference,
+  PacketInfo,
+  parsePacketLines,
+  readPacketIndex,
 } from './analysis';
 import { ffmpegSync, makeTempDir, removeDir } from './test-media';
 
@@ -111,5 +115,76 @@ describe('analyseFrames (one real decode)', () => {
     expect(Math.max(...calm)).toBeLessThan(0.5);
     expect(Math.min(...busy)).toBeGreaterThan(2); // duplicated frames inherit motion instead of reading 0
     expect(a.frames[10].sharpness).toBeGreaterThan(50);
+  });
+});
+
+describe('compressed-domain motion (synthetic packets)', () => {
+  /** 30 fps packets: key every `gop` frames (plus `extraKeys`), inter-frame sizes from `size(i)` */
+  function stream(n: number, size: (i: number) => number, gop = 60, extraKeys: number[] = []): PacketInfo[] {
+    return Array.from({ length: n }, (_, i) => {
+      const key = i % gop === 0 || extraKeys.includes(i);
+      return { time: i / 30, size: key ? 50_000 : size(i), key };
+    });
+  }
+  const grid = (frames: number) => ({ start: 0, frames, pixels: 1000 });
+
+  it('puts inter-frame sizes on the 30 fps grid (per 1000 px), key frames take their neighbours', () => {
+    const m = compressedMotion(stream(120, (i) => (i < 60 ? 100 : 2000)), grid(120));
+    expect(m.motion[0]).toBe(0);
+    expect(m.motion[10]).toBe(100);
+    expect(m.motion[90]).toBe(2000);
+    expect(m.motion[60]).toBe((100 + 2000) / 2); // the key frame: mean of the inter frames around it
+    expect(m.keyTimes).toEqual([0, 2]);
+    expect(m.cuts).toEqual([]);
+  });
+
+  it('a single costly inter frame is a cut; a run of them (a fade) and steady fast motion are not', () => {
+    const cut = compressedMotion(stream(120, (i) => (i === 45 ? 30_000 : 300)), grid(120));
+    expect(cut.cuts).toEqual([45]);
+    expect(cut.cutKinds.get(45)).toBe('spike');
+    const fade = compressedMotion(stream(120, (i) => (i >= 40 && i < 52 ? 30_000 : 300)), grid(120));
+    expect(fade.cuts).toEqual([]);
+    const fast = compressedMotion(stream(120, (i) => 20_000 + (i % 7) * 1000), grid(120));
+    expect(fast.cuts).toEqual([]);
+  });
+
+  it('a key frame earlier than the cadence is a probable cut', () => {
+    const m = compressedMotion(stream(240, () => 300, 60, [100]), grid(240));
+    expect(m.cuts).toEqual([100]);
+    expect(m.cutKinds.get(100)).toBe('early-key');
+  });
+
+  it('a 25 fps stream: grid frames without a new picture repeat the previous motion', () => {
+    const packets = Array.from({ length: 50 }, (_, i) => ({ time: i / 25, size: i === 0 ? 50_000 : 500 + i, key: i === 0 }));
+    const m = compressedMotion(packets, grid(60));
+    expect(m.motion.slice(1).every((v) => v > 0)).toBe(true);
+    expect(m.motion.filter((v, i) => i > 0 && v === m.motion[i - 1]).length).toBeGreaterThan(5);
+  });
+
+  it('parses ffprobe compact packet lines, sorted by presentation time', () => {
+    const p = parsePacketLines('pts_time=0.080000|dts_time=0.000000|size=900|flags=__\npts_time=0.000000|dts_time=-0.04|size=5000|flags=K__\n');
+    expect(p).toEqual([
+      { time: 0, size: 5000, key: true },
+      { time: 0.08, size: 900, key: false },
+    ]);
+  });
+});
+
+describe('readPacketIndex (ffprobe, no decoding)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = makeTempDir();
+  });
+  afterAll(() => removeDir(dir));
+
+  it('lists the packets of a span from the key frame before it, with sizes and key flags', async () => {
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'testsrc=s=160x120:r=30:d=6', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', path.join(dir, 'gop.mp4'),
+    ]);
+    const p = await readPacketIndex(src, { start: 2.5, duration: 2 });
+    expect(p[0]).toMatchObject({ time: 2, key: true });
+    expect(p.filter((x) => x.key).map((x) => x.time)).toEqual([2, 4]);
+    expect(p[p.length - 1].time).toBeCloseTo(4.5 - 1 / 30, 3);
+    expect(p.every((x) => x.size > 0)).toBe(true);
   });
 });

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { LivePhotoError } from '../../livephoto/src/errors';
+import { resolveMediaBinaries } from './binaries';
 import { sourceInputOptions } from './demuxers';
 import { ffmpegInput, runFfmpeg } from './ffmpeg';
 
@@ -294,4 +297,172 @@ export async function analyseFrames(sourcePath: string, req: FrameAnalysisReques
     },
   });
   return { width, height, fps: ANALYSIS_FPS, frames };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Compressed-domain analysis: what the demuxer says about each frame, without decoding a single one.
+
+/** One compressed video packet (= one coded frame). */
+export interface PacketInfo {
+  /** presentation time, seconds on the source's timeline (the one `-ss` seeks on) */
+  time: number;
+  /** bytes */
+  size: number;
+  /** an intra (key) frame: decoding can start here */
+  key: boolean;
+}
+
+export interface PacketIndexRequest {
+  /** seconds into the source */
+  start: number;
+  /** seconds to list */
+  duration: number;
+  /** ffprobe index of the video stream (default: the first video stream) */
+  streamIndex?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The video packets of [start, start+duration), from the key frame at or before `start` on, as the demuxer
+ * reports them (`ffprobe -show_entries packet=…`): sizes, key flags and times, no decoding. For containers
+ * whose index we do not read ourselves (see the plan stage's MP4 sample tables) and for remote sources.
+ */
+export function readPacketIndex(sourcePath: string, req: PacketIndexRequest): Promise<PacketInfo[]> {
+  const { ffprobe } = resolveMediaBinaries();
+  if (req.signal?.aborted) return Promise.reject(new LivePhotoError('CANCELED'));
+  const args = [
+    '-v', 'error',
+    ...sourceInputOptions(sourcePath),
+    '-select_streams', req.streamIndex === undefined ? 'v:0' : String(req.streamIndex),
+    // absolute end: `%+duration` would count from the key frame the read starts at, not from `start`
+    '-read_intervals', `${req.start.toFixed(3)}%${(req.start + req.duration).toFixed(3)}`,
+    '-show_entries', 'packet=pts_time,dts_time,size,flags',
+    '-of', 'compact=p=0',
+    ffmpegInput(sourcePath),
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(
+      ffprobe.path,
+      args,
+      { timeout: 60_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, signal: req.signal, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if ((err as { name?: string } | null)?.name === 'AbortError') {
+          return reject(new LivePhotoError('CANCELED', `canceled while indexing ${sourcePath}`));
+        }
+        if (err) {
+          return reject(
+            new LivePhotoError('FFMPEG_FAILED', `ffprobe could not list the packets of ${sourcePath}: ${err.message}`, {
+              file: sourcePath,
+              stderr: stderr.split('\n').slice(-10),
+            }),
+          );
+        }
+        resolve(parsePacketLines(stdout));
+      },
+    );
+  });
+}
+
+/** `pts_time=1.000000|dts_time=…|size=1234|flags=K__` lines → packets sorted by time (no pts: the dts). */
+export function parsePacketLines(text: string): PacketInfo[] {
+  const out: PacketInfo[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('size=')) continue;
+    const fields = new Map(line.trim().split('|').map((kv) => kv.split('=') as [string, string]));
+    const pts = Number(fields.get('pts_time'));
+    const time = Number.isFinite(pts) ? pts : Number(fields.get('dts_time'));
+    const size = Number(fields.get('size'));
+    if (!Number.isFinite(time) || !Number.isFinite(size)) continue;
+    out.push({ time, size, key: (fields.get('flags') ?? '').includes('K') });
+  }
+  return out.sort((a, b) => a.time - b.time);
+}
+
+export interface CompressedGrid {
+  /** seconds into the source of analysis frame 0 */
+  start: number;
+  /** analysis frames (30 fps grid) */
+  frames: number;
+  /** coded pixels per frame, to put sizes on a per-pixel scale */
+  pixels: number;
+}
+
+export interface CompressedMotion {
+  /**
+   * per 30 fps grid frame: bytes per 1000 coded pixels of the inter frames leading to it (0 for frame 0; a grid
+   * frame with no new source frame repeats the previous value, like the decoded analysis). Inter-frame size is
+   * what the encoder needed to describe the change: motion, plus noise and lighting changes.
+   */
+  motion: number[];
+  /** grid frames where a hard cut probably is: an inter frame as costly as a picture of its own, or an early key frame */
+  cuts: number[];
+  /** why each cut is suspected, by grid frame */
+  cutKinds: Map<number, 'spike' | 'early-key'>;
+  /** times of the key frames listed (sorted) */
+  keyTimes: number[];
+  /** mean per-pixel size of the key frames (the cost of a whole picture), same scale as `motion` */
+  keyLevel: number;
+}
+
+/**
+ * The compressed stream's picture of motion on the analysis grid. Key frames carry no motion information (they
+ * are whole pictures), so they take the mean of their neighbours. Suspected cuts: (1) an inter frame far above
+ * its neighbourhood (detectSceneCuts, ratio 3), twice its two neighbours and at least a quarter of a key
+ * frame — after a cut the encoder has to paint one new picture (a gradual change costs a run of frames); steady fast motion raises the neighbourhood too, so it is not mistaken for a cut;
+ * (2) a key frame that comes earlier than the encoder's cadence (encoders with scene-cut detection insert one).
+ */
+export function compressedMotion(packets: readonly PacketInfo[], grid: CompressedGrid): CompressedMotion {
+  const list = [...packets].filter((p) => Number.isFinite(p.time)).sort((a, b) => a.time - b.time);
+  const scale = 1000 / Math.max(1, grid.pixels);
+  const perPacket = list.map((p) => p.size * scale);
+  const keyTimes = list.filter((p) => p.key).map((p) => p.time);
+  const keyLevel = mean(list.filter((p) => p.key).map((p) => p.size * scale));
+  // key frames: mean of the nearest inter frames on either side
+  for (let i = 0; i < list.length; i++) {
+    if (!list[i].key) continue;
+    const around: number[] = [];
+    for (let j = i - 1; j >= 0; j--) if (!list[j].key) { around.push(list[j].size * scale); break; }
+    for (let j = i + 1; j < list.length; j++) if (!list[j].key) { around.push(list[j].size * scale); break; }
+    perPacket[i] = around.length ? mean(around) : 0;
+  }
+  const cutKinds = new Map<number, 'spike' | 'early-key'>();
+  const gridIndexOf = (time: number) => Math.ceil((time - grid.start) * ANALYSIS_FPS - 0.5);
+  const addCut = (time: number, kind: 'spike' | 'early-key') => {
+    const g = gridIndexOf(time);
+    if (g >= 1 && g < grid.frames && !cutKinds.has(g)) cutKinds.set(g, kind);
+  };
+  const floor = keyLevel > 0 ? keyLevel / 4 : 0;
+  for (const i of detectSceneCuts(perPacket, { ratio: 3, margin: 0, minimum: 0 })) {
+    // a cut is one costly frame between ordinary ones; a run of them is a gradual change (fade, refocus, flash)
+    const neighbours = Math.max(perPacket[i - 1] ?? 0, perPacket[i + 1] ?? 0);
+    if (!list[i].key && perPacket[i] >= floor && perPacket[i] >= 2 * neighbours) addCut(list[i].time, 'spike');
+  }
+  const intervals = keyTimes.slice(1).map((t, i) => t - keyTimes[i]);
+  const cadence = intervals.length >= 2 ? Math.max(...intervals) : Infinity;
+  // regular: a full interval after the previous key frame, or on the cadence of the last regular one (a fixed-GOP
+  // encoder that inserted an extra key frame keeps its rhythm; x264 restarts it after the inserted one)
+  let lastRegular = keyTimes[0];
+  // (with fewer than two intervals there is no cadence to judge by)
+  if (intervals.length >= 2) intervals.forEach((d, i) => {
+    const t = keyTimes[i + 1];
+    const periods = (t - lastRegular) / cadence;
+    if (d >= 0.9 * cadence || (Math.round(periods) >= 1 && Math.abs(periods - Math.round(periods)) < 0.1)) lastRegular = t;
+    else addCut(t, 'early-key');
+  });
+
+  const motion = new Array<number>(Math.max(0, grid.frames)).fill(0);
+  let p = 0;
+  // packets shown at or before grid frame 0 are its picture; they lead to nothing inside the grid
+  while (p < list.length && gridIndexOf(list[p].time) <= 0) p++;
+  for (let g = 1; g < grid.frames; g++) {
+    let sum = 0;
+    let any = false;
+    while (p < list.length && gridIndexOf(list[p].time) <= g) {
+      sum += perPacket[p];
+      any = true;
+      p++;
+    }
+    motion[g] = any ? sum : motion[g - 1];
+  }
+  return { motion, cuts: [...cutKinds.keys()].sort((a, b) => a - b), cutKinds, keyTimes, keyLevel };
 }

@@ -205,3 +205,85 @@ describe('planClip: automatic window and key frame on generated sources', () => 
     await expect(run).rejects.toMatchObject({ code: 'CANCELED' });
   });
 });
+
+describe('planClip: window chosen on the compressed stream, only the key-frame range decoded', () => {
+  // The generated sources are small enough for the full decode; 0 forces the path large sources take.
+  const coarse = { fullAnalysisMaxMegapixels: 0 };
+  let dir: string;
+  const at = (name: string) => path.join(dir, name);
+  beforeAll(() => {
+    dir = makeTempDir('vid2live-plan-coarse-');
+  });
+  afterAll(() => removeDir(dir));
+
+  it('picks the static part of a clip that is static for 4 s and then moves fast, the key frame near its middle', async () => {
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'smptebars=s=320x240:r=30:d=8',
+      '-f', 'lavfi', '-i', 'testsrc=s=80x80:r=30:d=8',
+      '-filter_complex', "[0:v][1:v]overlay=x='if(lt(t,4),20,20+mod((t-4)*900,200))':y=80:shortest=1,format=yuv420p",
+      ...x264, at('static-then-fast.mp4'),
+    ]);
+    const progress: number[] = [];
+    const plan = await planClip(await probeSource(src), {}, { onProgress: (p) => progress.push(p.percent) }, coarse);
+    expect(plan.duration).toBe(3);
+    expect(plan.start + plan.duration).toBeLessThanOrEqual(4 + 1 / 30 + 1e-3);
+    expect(plan.reasons[0]).toMatch(/^lowest motion window .* by the compressed stream .*decoded \d+\.\d\d–\d+\.\d\d s: mean diff 0\.\d\)$/);
+    expect(plan.stillFrameIndex).toBeGreaterThanOrEqual(45 - 15);
+    expect(plan.stillFrameIndex).toBeLessThanOrEqual(45 + 15);
+    expect(plan.warnings).toEqual([]);
+    expect(progress[progress.length - 1]).toBe(100);
+  });
+
+  it('avoids a hard cut seen as a frame-size spike, as the full decode does', async () => {
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'smptebars=s=320x240:r=30:d=4',
+      '-f', 'lavfi', '-i', 'rgbtestsrc=s=320x240:r=30:d=4',
+      '-f', 'lavfi', '-i', 'testsrc=s=80x80:r=30:d=8',
+      '-filter_complex',
+      "[0:v][1:v]concat=n=2:v=1[bg];[bg][2:v]overlay=x='if(lt(t,2.5)+gt(t,5.5),20+mod(t*900,200),20)':y=80:shortest=1,format=yuv420p",
+      ...x264, at('cut.mp4'),
+    ]);
+    const plan = await planClip(await probeSource(src), {}, {}, coarse);
+    const end = plan.start + plan.duration;
+    expect(plan.start >= 4 - 1e-6 || end <= 4 + 1e-6).toBe(true);
+    expect(plan.reasons.join(' ')).toMatch(/avoided probable scene cuts? at 4\.00 s \(frame-size spike\)/);
+    expect(codes(plan)).not.toContain('SCENE_CUT_IN_CLIP');
+  });
+
+  it('agrees with the full decode on a clip that sharpens gradually (no false cut on the refocus)', async () => {
+    // blurred until 2.6 s, sharpening over 0.4 s (a run of costly frames, not a cut), then sharp
+    const src = ffmpegSync([
+      '-f', 'lavfi', '-i', 'testsrc=s=320x240:r=30:d=6',
+      '-filter_complex', "split[a][b];[b]boxblur=8[bb];[a][bb]blend=all_expr='A*clip((T-2.6)/0.4,0,1)+B*(1-clip((T-2.6)/0.4,0,1))',format=yuv420p",
+      ...x264, at('refocus.mp4'),
+    ]);
+    const source = await probeSource(src);
+    const fast = await planClip(source, {}, {}, coarse);
+    const full = await planClip(source, {});
+    expect(Math.abs(fast.start - full.start)).toBeLessThanOrEqual(0.2);
+    expect(fast.start).toBeGreaterThanOrEqual(2.9);
+    expect(fast.reasons.join(' ')).not.toMatch(/scene cut/);
+    expect(codes(fast)).toEqual([]);
+    expect(Math.abs(fast.stillFrameIndex - 45)).toBeLessThanOrEqual(15);
+  });
+
+  it('warns MOTION_TOO_FAST from the decoded key-frame range of a noise clip', async () => {
+    const src = ffmpegSync(['-f', 'lavfi', '-i', 'nullsrc=s=320x240:r=30:d=5,geq=lum=random(1)*255:cb=128:cr=128', ...x264, at('noise.mp4')]);
+    const plan = await planClip(await probeSource(src), {}, {}, coarse);
+    expect(codes(plan)).toContain('MOTION_TOO_FAST');
+    expect(codes(plan)).not.toContain('SCENE_CUT_IN_CLIP');
+  });
+
+  it('keeps a user key frame inside the window and bounds the span of a long source', async () => {
+    const src = ffmpegSync(['-f', 'lavfi', '-i', 'testsrc=s=160x120:r=30:d=60', ...x264, '-g', '300', at('long.mp4')]);
+    const source = await probeSource(src);
+    const plan = await planClip(source, {}, {}, coarse);
+    expect(plan.reasons.join(' ')).toMatch(/analysed 24\.00–36\.00 s only/);
+    expect(plan.start).toBeGreaterThanOrEqual(24);
+    expect(plan.start + plan.duration).toBeLessThanOrEqual(36.001);
+    const keyed = await planClip(source, { keyFrame: 31 }, {}, coarse);
+    expect(keyed.start).toBeLessThanOrEqual(31);
+    expect(keyed.start + keyed.duration).toBeGreaterThanOrEqual(31);
+    expect(keyed.start + keyed.stillOffset).toBeCloseTo(31, 6);
+  });
+});
