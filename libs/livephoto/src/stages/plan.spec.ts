@@ -18,6 +18,16 @@ function phantom(duration: number, extra: Partial<SourceInfo> = {}): SourceInfo 
 const codes = (p: { warnings: { code: string }[] }) => p.warnings.map((w) => w.code);
 const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
 
+/** 8 s: color bars with a small pattern that sits still for 4 s, then darts about. */
+function staticThenFast(file: string): string {
+  return ffmpegSync([
+    '-f', 'lavfi', '-i', 'smptebars=s=320x240:r=30:d=8',
+    '-f', 'lavfi', '-i', 'testsrc=s=80x80:r=30:d=8',
+    '-filter_complex', "[0:v][1:v]overlay=x='if(lt(t,4),20,20+mod((t-4)*900,200))':y=80:shortest=1,format=yuv420p",
+    ...x264, file,
+  ]);
+}
+
 describe('planClip: options and the no-decode fast path', () => {
   it.each([
     [{ duration: 0.5 }, /duration must be between 1 and 5/],
@@ -96,12 +106,7 @@ describe('planClip: automatic window and key frame on generated sources', () => 
   afterAll(() => removeDir(dir));
 
   it('picks the static part of a clip that is static for 4 s and then moves fast', async () => {
-    const src = ffmpegSync([
-      '-f', 'lavfi', '-i', 'smptebars=s=320x240:r=30:d=8',
-      '-f', 'lavfi', '-i', 'testsrc=s=80x80:r=30:d=8',
-      '-filter_complex', "[0:v][1:v]overlay=x='if(lt(t,4),20,20+mod((t-4)*900,200))':y=80:shortest=1,format=yuv420p",
-      ...x264, at('static-then-fast.mp4'),
-    ]);
+    const src = staticThenFast(at('static-then-fast.mp4'));
     const progress: number[] = [];
     const plan = await planClip(await probeSource(src), {}, { onProgress: (p) => progress.push(p.percent) });
     expect(plan.duration).toBe(3);
@@ -217,12 +222,7 @@ describe('planClip: window chosen on the compressed stream, only the key-frame r
   afterAll(() => removeDir(dir));
 
   it('picks the static part of a clip that is static for 4 s and then moves fast, the key frame near its middle', async () => {
-    const src = ffmpegSync([
-      '-f', 'lavfi', '-i', 'smptebars=s=320x240:r=30:d=8',
-      '-f', 'lavfi', '-i', 'testsrc=s=80x80:r=30:d=8',
-      '-filter_complex', "[0:v][1:v]overlay=x='if(lt(t,4),20,20+mod((t-4)*900,200))':y=80:shortest=1,format=yuv420p",
-      ...x264, at('static-then-fast.mp4'),
-    ]);
+    const src = staticThenFast(at('static-then-fast.mp4'));
     const progress: number[] = [];
     const plan = await planClip(await probeSource(src), {}, { onProgress: (p) => progress.push(p.percent) }, coarse);
     expect(plan.duration).toBe(3);
