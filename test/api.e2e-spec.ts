@@ -395,7 +395,7 @@ describe('batches', () => {
 describe('private targets', () => {
   let strict: ApiProcess;
   beforeAll(async () => {
-    strict = await startApi(stack, { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' });
+    strict = await startApi(stack, { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false', SOURCE_ALLOW_PRIVATE_TARGETS: 'false' });
   });
 
   it.each([
@@ -404,7 +404,7 @@ describe('private targets', () => {
     ['webhook.url', { webhook: { url: 'http://10.1.2.3/hook' } }, 'WEBHOOK_TARGET_FORBIDDEN'],
     ['source.url', { source: { url: 'http://169.254.169.254/latest/meta-data' } }, 'SOURCE_URL_FORBIDDEN'],
     ['source.url', { source: { url: 'http://192.168.1.10/video.mp4' } }, 'SOURCE_URL_FORBIDDEN'],
-  ])('refuses a %s in a private range unless WEBHOOK_ALLOW_PRIVATE_TARGETS', async (path, patch, code) => {
+  ])('refuses a %s in a private range unless SOURCE_/WEBHOOK_ALLOW_PRIVATE_TARGETS', async (path, patch, code) => {
     const body = { ...validBody(), ...patch };
     const res = await apiClient(strict.url, stack.tenants.a).post('/v1/conversions', body);
     expect(res.status).toBe(400);

@@ -54,6 +54,7 @@ describe('worker start reaps what a SIGKILLed predecessor left', () => {
       QUEUE_PREFIX: prefix,
       WEBHOOK_SECRET,
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+      SOURCE_ALLOW_PRIVATE_TARGETS: 'true',
       SOURCE_DOWNLOAD_MAX_BYTES: '0',
       LOG_LEVEL: 'info',
       TENANT_STORAGE: TEST_TENANT_STORAGE,

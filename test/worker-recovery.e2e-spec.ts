@@ -52,6 +52,7 @@ describe('worker processes: SIGKILL recovery and SIGTERM drain', () => {
       QUEUE_PREFIX: prefix,
       WEBHOOK_SECRET,
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+      SOURCE_ALLOW_PRIVATE_TARGETS: 'true',
       // A short lock so a killed worker's job is declared stalled within seconds.
       WORKER_LOCK_DURATION_MS: '3000',
       WORKER_STALLED_INTERVAL_MS: '2000',

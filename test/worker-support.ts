@@ -33,6 +33,7 @@ export function workerConfig(prefix: string, s3: RunningS3rver, extra: Record<st
     QUEUE_PREFIX: prefix,
     WEBHOOK_SECRET,
     WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+    SOURCE_ALLOW_PRIVATE_TARGETS: 'true',
     WEBHOOK_BACKOFF_MS: '200',
     WEBHOOK_BACKOFF_MAX_MS: '1000',
     LOG_LEVEL: 'warn',

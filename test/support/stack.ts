@@ -189,6 +189,7 @@ export async function startStack(name: string, opts: StackOptions = {}): Promise
       TENANT_STORAGE: tenantStorage,
       WEBHOOK_SECRET: webhookSecret,
       WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+      SOURCE_ALLOW_PRIVATE_TARGETS: 'true',
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'info',
       ...extra,

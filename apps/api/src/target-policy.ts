@@ -6,21 +6,28 @@ import { APP_CONFIG } from './tokens';
 
 /**
  * Refuses, at submit time, URL sources and webhook targets in private/loopback/link-local ranges (SSRF), unless
- * WEBHOOK_ALLOW_PRIVATE_TARGETS. The worker checks again when it connects (DNS may have changed since).
+ * SOURCE_ALLOW_PRIVATE_TARGETS (sources) / WEBHOOK_ALLOW_PRIVATE_TARGETS (webhooks) — two switches, so opening one
+ * never opens the other. The worker checks again when it connects (DNS may have changed since).
  */
 @Injectable()
 export class TargetPolicy {
-  private readonly allowPrivate: boolean;
+  private readonly allowPrivateSources: boolean;
+  private readonly allowPrivateWebhooks: boolean;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.allowPrivate = config.WEBHOOK_ALLOW_PRIVATE_TARGETS;
+    this.allowPrivateSources = config.SOURCE_ALLOW_PRIVATE_TARGETS;
+    this.allowPrivateWebhooks = config.WEBHOOK_ALLOW_PRIVATE_TARGETS;
   }
 
   /** `target` is a source or a webhook; only a `url` in it is checked. */
   async check(target: object, path: string): Promise<void> {
     if (!('url' in target) || typeof target.url !== 'string') return;
     try {
-      await assertPublicTarget(target.url, { allowPrivate: this.allowPrivate, kind: path.startsWith('webhook') ? 'webhook' : 'source' });
+      const webhook = path.startsWith('webhook');
+      await assertPublicTarget(target.url, {
+        allowPrivate: webhook ? this.allowPrivateWebhooks : this.allowPrivateSources,
+        kind: webhook ? 'webhook' : 'source',
+      });
     } catch (e) {
       if (e instanceof TargetForbiddenError) {
         throw ApiError.invalid(`${path} is not an allowed target: ${e.message}`, [{ path, code: e.code, message: e.message }]);

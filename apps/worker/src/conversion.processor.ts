@@ -440,7 +440,7 @@ class ProgressWriter {
 /** The worker's source reader, from the validated config (timeouts, sizes, the SSRF policy). */
 export function sourceReaderFor(config: AppConfig, storage: ObjectStorage): SourceReader {
   return new SourceReader(storage, {
-    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+    allowPrivate: config.SOURCE_ALLOW_PRIVATE_TARGETS,
     testPublicHosts: config.SOURCE_TEST_PUBLIC_HOSTS,
     connectTimeoutMs: config.SOURCE_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: config.SOURCE_IDLE_TIMEOUT_MS,

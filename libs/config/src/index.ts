@@ -79,6 +79,11 @@ const schema = z.object({
   TENANT_STORAGE: tenantStorage.optional(),
   WEBHOOK_SECRET: webhookSecret.optional(),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.default('false'),
+  /**
+   * URL sources in private/loopback/link-local ranges (development and tests only). Separate from the webhook
+   * switch: reaching an internal webhook receiver must not let every tenant fetch the metadata service.
+   */
+  SOURCE_ALLOW_PRIVATE_TARGETS: bool.default('false'),
   /** attempts for one webhook delivery; with the default backoff, 20 attempts span about 24 h */
   WEBHOOK_MAX_ATTEMPTS: positiveInt.default(20),
   WEBHOOK_BACKOFF_MS: positiveInt.default(5_000),

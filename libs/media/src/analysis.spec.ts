@@ -128,6 +128,14 @@ describe('compressed-domain motion (synthetic packets)', () => {
   }
   const grid = (frames: number) => ({ start: 0, frames, pixels: 1000 });
 
+  it('stays linear on a crafted stream of 200 000 key frames (no n² neighbour scan, no argument-spread overflow)', () => {
+    const packets = Array.from({ length: 200_000 }, (_, i) => ({ time: i / 30, size: 1000 + (i % 7), key: true }));
+    const started = Date.now();
+    const m = compressedMotion(packets, grid(360));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(m.keyTimes).toHaveLength(200_000);
+  });
+
   it('puts inter-frame sizes on the 30 fps grid (per 1000 px), key frames take their neighbours', () => {
     const m = compressedMotion(stream(120, (i) => (i < 60 ? 100 : 2000)), grid(120));
     expect(m.motion[0]).toBe(0);

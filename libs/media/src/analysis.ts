@@ -417,12 +417,23 @@ export function compressedMotion(packets: readonly PacketInfo[], grid: Compresse
   const perPacket = list.map((p) => p.size * scale);
   const keyTimes = list.filter((p) => p.key).map((p) => p.time);
   const keyLevel = mean(list.filter((p) => p.key).map((p) => p.size * scale));
-  // key frames: mean of the nearest inter frames on either side
+  // key frames: mean of the nearest inter frames on either side (two linear passes: an all-key-frame stream must
+  // not cost n² scans outward)
+  const before = new Array<number | undefined>(list.length);
+  const after = new Array<number | undefined>(list.length);
+  let last: number | undefined;
+  for (let i = 0; i < list.length; i++) {
+    before[i] = last;
+    if (!list[i].key) last = list[i].size * scale;
+  }
+  last = undefined;
+  for (let i = list.length - 1; i >= 0; i--) {
+    after[i] = last;
+    if (!list[i].key) last = list[i].size * scale;
+  }
   for (let i = 0; i < list.length; i++) {
     if (!list[i].key) continue;
-    const around: number[] = [];
-    for (let j = i - 1; j >= 0; j--) if (!list[j].key) { around.push(list[j].size * scale); break; }
-    for (let j = i + 1; j < list.length; j++) if (!list[j].key) { around.push(list[j].size * scale); break; }
+    const around = [before[i], after[i]].filter((v): v is number => v !== undefined);
     perPacket[i] = around.length ? mean(around) : 0;
   }
   const cutKinds = new Map<number, 'spike' | 'early-key'>();
@@ -438,7 +449,8 @@ export function compressedMotion(packets: readonly PacketInfo[], grid: Compresse
     if (!list[i].key && perPacket[i] >= floor && perPacket[i] >= 2 * neighbours) addCut(list[i].time, 'spike');
   }
   const intervals = keyTimes.slice(1).map((t, i) => t - keyTimes[i]);
-  const cadence = intervals.length >= 2 ? Math.max(...intervals) : Infinity;
+  // a loop, not Math.max(...intervals): spreading 100 k+ arguments throws a RangeError
+  const cadence = intervals.length >= 2 ? intervals.reduce((m, d) => (d > m ? d : m), -Infinity) : Infinity;
   // regular: a full interval after the previous key frame, or on the cadence of the last regular one (a fixed-GOP
   // encoder that inserted an extra key frame keeps its rhythm; x264 restarts it after the inserted one)
   let lastRegular = keyTimes[0];

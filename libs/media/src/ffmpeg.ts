@@ -51,7 +51,9 @@ export function sourceProtocolOptions(source: string): string[] {
   if (!isRemoteSource(source)) return ['-protocol_whitelist', 'file'];
   // A small, fixed socket receive buffer (no autotuning to MBs): ffmpeg's read-ahead, and with it what the proxy
   // fetches from S3 beyond what ffmpeg uses before it seeks away or stops, stays small.
-  return ['-protocol_whitelist', 'http,tcp', '-recv_buffer_size', String(LOOPBACK_RECV_BUFFER_BYTES)];
+  // `-http_proxy ''`: never through an egress proxy from the environment (http_proxy=…): the proxy would get
+  // the loopback URL with its access token, and could not reach 127.0.0.1 anyway.
+  return ['-protocol_whitelist', 'http,tcp', '-recv_buffer_size', String(LOOPBACK_RECV_BUFFER_BYTES), '-http_proxy', ''];
 }
 
 const LOOPBACK_RECV_BUFFER_BYTES = 128 * 1024;

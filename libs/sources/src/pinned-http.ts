@@ -8,7 +8,7 @@ import { describeUrl, httpStatusError, sourceError, toSourceError } from './erro
 
 /** What decides where a source URL may go and how long a read may take. */
 export interface SourceHttpOptions {
-  /** WEBHOOK_ALLOW_PRIVATE_TARGETS: development only; every address is then allowed (schemes are still checked) */
+  /** SOURCE_ALLOW_PRIVATE_TARGETS: development only; every address is then allowed (schemes are still checked) */
   allowPrivate: boolean;
   /** TEST ONLY (SOURCE_TEST_PUBLIC_HOSTS): exact `host:port` values treated as public; see target-guard.ts */
   testPublicHosts?: ReadonlySet<string>;

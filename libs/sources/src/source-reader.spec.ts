@@ -158,6 +158,22 @@ describe('SourceReader', () => {
       expect(readFileSync(downloaded.input).equals(videoBytes)).toBe(true);
     });
 
+    it('keeps ffprobe and ffmpeg off an egress proxy from the environment (http_proxy): the loopback proxy is read directly', async () => {
+      const saved = process.env.http_proxy;
+      process.env.http_proxy = 'http://127.0.0.1:9'; // nothing listens there: a proxied read would fail
+      try {
+        const o = await open(new SourceReader(storage, options()), { url: origin.url('/v/clip.mp4') });
+        expect(o.mode).toBe('proxy');
+        expect((await probeSource(o.input)).duration).toBeCloseTo(3, 0);
+        const out = mkdtempSync(path.join(tmp, 'out-'));
+        const r = await convertToLivePhoto({ source: o.input, outputDir: out, baseName: 'p', options: { start: 0, duration: 1, keyFrame: 0.5 }, workDir: out });
+        expect(r.clip.duration).toBeCloseTo(1, 5);
+      } finally {
+        if (saved === undefined) delete process.env.http_proxy;
+        else process.env.http_proxy = saved;
+      }
+    });
+
     it('refuses a redirect to loopback, link-local, a name resolving to loopback or another scheme at the hop', async () => {
       const other = await serve((_req, res) => res.writeHead(200).end('metadata'));
       const lookup: Lookup = async (host) => (host === 'rebound.test' ? [{ address: '127.0.0.1', family: 4 }] : []);
@@ -263,6 +279,38 @@ describe('SourceReader', () => {
         e = await failure(open(new SourceReader(storage, options({ idleTimeoutMs: 1_000, requestTimeoutMs: 30_000 })), { url: origin.url('/silent.mp4') }));
         expect(e).toMatchObject({ code: 'SOURCE_UNAVAILABLE', retryable: true });
         expect(Date.now() - t0).toBeLessThan(4_000);
+      } finally {
+        for (const t of timers) clearInterval(t);
+      }
+    });
+
+    it('a download still running at its deadline fails as SOURCE_UNAVAILABLE, never as a whole (cut-short) file', async () => {
+      // larger than the first 1 MiB block (read under the request timeout), so the rest is the timed download
+      const size = 3 * 1024 * 1024;
+      const timers = new Set<NodeJS.Timeout>();
+      routes['/steady.mp4'] = (req, res) => {
+        const m = /bytes=(\d+)-(\d*)/.exec(String(req.headers.range ?? ''));
+        const start = m ? Number(m[1]) : 0;
+        const end = m && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+        res.writeHead(m ? 206 : 200, { 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1, 'accept-ranges': 'bytes' });
+        let left = end - start + 1;
+        // steady, never idle: 64 KiB every 50 ms (the whole file takes ~2.4 s)
+        const t = setInterval(() => {
+          const n = Math.min(65536, left);
+          left -= n;
+          res.write(Buffer.alloc(n, 0x41));
+          if (left === 0) {
+            clearInterval(t);
+            res.end();
+          }
+        }, 50);
+        timers.add(t);
+        res.on('close', () => clearInterval(t));
+      };
+      try {
+        const reader = new SourceReader(storage, options({ downloadMaxBytes: 8 * 1024 * 1024, downloadTimeoutMs: 1_000, idleTimeoutMs: 5_000, requestTimeoutMs: 30_000 }));
+        const e = await failure(open(reader, { url: origin.url('/steady.mp4') }));
+        expect(e).toMatchObject({ code: 'SOURCE_UNAVAILABLE', retryable: true });
       } finally {
         for (const t of timers) clearInterval(t);
       }

@@ -210,6 +210,12 @@ export class SourceReader {
             written += chunk.length;
             ctx.onDownload?.(Math.min(99, (written / size) * 100));
           }
+          // The reader stops quietly when its signal fires (that is how ffmpeg leaving early looks to the proxy):
+          // a download cut short must not pass for the whole source (it would read as INPUT_TRUNCATED, final).
+          if (written !== size) {
+            if (signal.aborted) throw signal.reason ?? new LivePhotoError('CANCELED');
+            throw sourceError('SOURCE_UNAVAILABLE', `${name}: the download ended after ${written} of ${size} B`);
+          }
           ctx.onDownload?.(100);
         } catch (e) {
           if (ctx.signal?.aborted) throw new LivePhotoError('CANCELED');

@@ -455,8 +455,13 @@ export function checkSampleDataInFile(moov: Box, fileSize: number, path: string)
         if (n < 0 || sample + n > sizes.count) {
           sizesUsable = false;
         } else {
-          bytes = 0;
-          for (let k = 0; k < n; k++) bytes += sizes.sizeOf(sample + k);
+          // A fixed size costs no table bytes, so its count is unbounded by the box: multiply, never walk it.
+          if (sizes.fixed !== undefined) {
+            bytes = n * sizes.fixed;
+          } else {
+            bytes = 0;
+            for (let k = 0; k < n; k++) bytes += sizes.sizeOf(sample + k);
+          }
           sample += n;
         }
       }
@@ -487,12 +492,12 @@ function samplesPerChunkTable(stsc: Box | undefined): { length: number; firstChu
 }
 
 /** `stsz` without expanding it: a fixed size or a table; null when absent or its count exceeds the box. */
-function sampleSizeTable(stsz: Box | undefined): { count: number; sizeOf: (i: number) => number } | null {
+function sampleSizeTable(stsz: Box | undefined): { count: number; fixed?: number; sizeOf: (i: number) => number } | null {
   const d = stsz?.data;
   if (!d || d.length < 12) return null;
   const fixed = d.readUInt32BE(4);
   const count = d.readUInt32BE(8);
-  if (fixed !== 0) return { count, sizeOf: () => fixed };
+  if (fixed !== 0) return { count, fixed, sizeOf: () => fixed };
   if (12 + count * 4 > d.length) return null;
   return { count, sizeOf: (i) => d.readUInt32BE(12 + i * 4) };
 }

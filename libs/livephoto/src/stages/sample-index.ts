@@ -54,8 +54,11 @@ interface SampleTables {
   keys?: Set<number>;
 }
 
-/** A genuine moov describes at most a few million samples (10 h at 60 fps = 2.2 M); more is not a movie. */
-const MAX_SAMPLES = 5_000_000;
+/**
+ * Samples read from one track's tables (each becomes a small object): 1 M is 4.6 h at 60 fps, ~100 MB at worst.
+ * A longer (or crafted) index is left to ffprobe's listing of the analysed span alone.
+ */
+const MAX_SAMPLES = 1_000_000;
 
 function readSampleTables(trak: Box): SampleTables | undefined {
   const stbl = find(trak, 'mdia', 'minf', 'stbl');
