@@ -28,7 +28,8 @@ interface Expected {
 const CASES: Expected[] = [
   { file: 'bear-vp9-odd-dimensions.webm', size: [162, 122], notWarnings: ['HDR_TONE_MAPPED'] },
   { file: 'dolbyVision-hdr.MOV', size: [720, 1280], warnings: ['HDR_TONE_MAPPED', 'SOURCE_EXTENDED'] },
-  { file: 'hdr10-av1.mp4', size: [720, 1280], warnings: ['HDR_TONE_MAPPED'] },
+  // AV1: a costly alt-ref/overlay frame every 0.13 s is the encoder's rhythm, not a scene cut
+  { file: 'hdr10-av1.mp4', size: [720, 1280], warnings: ['HDR_TONE_MAPPED'], notWarnings: ['SCENE_CUT_IN_CLIP'] },
   { file: 'hlg10-color-test.mp4', size: [1920, 1080], warnings: ['HDR_TONE_MAPPED', 'SOURCE_EXTENDED'] },
   // two HEVC tracks: the 2.1 s 1024×768 clip, not the one-frame 2048×1536 still track
   { file: 'pixel-motion-photo-2-hevc-tracks.mp4', size: [768, 1024], notWarnings: ['HDR_TONE_MAPPED'] },

@@ -5,6 +5,7 @@ import {
   chooseCalmestWindow,
   chooseSharpestFrame,
   compressedMotion,
+  isEncoderRhythm,
   detectSceneCuts,
   GrayFrame,
   halveGrayFrame,
@@ -127,6 +128,14 @@ describe('compressed-domain motion (synthetic packets)', () => {
     });
   }
   const grid = (frames: number) => ({ start: 0, frames, pixels: 1000 });
+
+  it('tells an encoder rhythm of frame-size spikes from scene cuts', () => {
+    expect(isEncoderRhythm([1.37, 1.5, 1.63, 1.77, 1.9])).toBe(true); // every 4 frames (AV1 alt-ref/overlay)
+    expect(isEncoderRhythm([0.2, 0.4, 0.6, 0.7, 0.9, 1.0])).toBe(true); // more than one a second
+    expect(isEncoderRhythm([1.5])).toBe(false);
+    expect(isEncoderRhythm([1.5, 6.2])).toBe(false);
+    expect(isEncoderRhythm([1.5, 4.1, 9.8])).toBe(false); // three cuts at irregular times
+  });
 
   it('stays linear on a crafted stream of 200 000 key frames (no n² neighbour scan, no argument-spread overflow)', () => {
     const packets = Array.from({ length: 200_000 }, (_, i) => ({ time: i / 30, size: 1000 + (i % 7), key: true }));

@@ -405,6 +405,19 @@ export interface CompressedMotion {
 }
 
 /**
+ * True when frame-size spikes recur on a beat (at least 3, spaced alike within a frame at 30 fps, or more than
+ * one a second): a property of the encoder's reference structure, which a scene cut never has.
+ */
+export function isEncoderRhythm(times: readonly number[]): boolean {
+  if (times.length < 3) return false;
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  const span = times[times.length - 1] - times[0];
+  if (span > 0 && times.length - 1 > span) return true;
+  const sorted = [...gaps].sort((a, b) => a - b);
+  return sorted[sorted.length - 1] - sorted[0] <= 1.5 / ANALYSIS_FPS;
+}
+
+/**
  * The compressed stream's picture of motion on the analysis grid. Key frames carry no motion information (they
  * are whole pictures), so they take the mean of their neighbours. Suspected cuts: (1) an inter frame far above
  * its neighbourhood (detectSceneCuts, ratio 3), twice its two neighbours and at least a quarter of a key
@@ -443,11 +456,15 @@ export function compressedMotion(packets: readonly PacketInfo[], grid: Compresse
     if (g >= 1 && g < grid.frames && !cutKinds.has(g)) cutKinds.set(g, kind);
   };
   const floor = keyLevel > 0 ? keyLevel / 4 : 0;
+  const spikes: number[] = [];
   for (const i of detectSceneCuts(perPacket, { ratio: 3, margin: 0, minimum: 0 })) {
     // a cut is one costly frame between ordinary ones; a run of them is a gradual change (fade, refocus, flash)
     const neighbours = Math.max(perPacket[i - 1] ?? 0, perPacket[i + 1] ?? 0);
-    if (!list[i].key && perPacket[i] >= floor && perPacket[i] >= 2 * neighbours) addCut(list[i].time, 'spike');
+    if (!list[i].key && perPacket[i] >= floor && perPacket[i] >= 2 * neighbours) spikes.push(i);
   }
+  // Spikes on a beat are the encoder's structure, not cuts: AV1's alt-ref/overlay frames and hierarchical
+  // reference frames cost a picture's worth every few frames (a real phone's AV1 clip: one every 0.13 s).
+  if (!isEncoderRhythm(spikes.map((i) => list[i].time))) for (const i of spikes) addCut(list[i].time, 'spike');
   const intervals = keyTimes.slice(1).map((t, i) => t - keyTimes[i]);
   // a loop, not Math.max(...intervals): spreading 100 k+ arguments throws a RangeError
   const cadence = intervals.length >= 2 ? intervals.reduce((m, d) => (d > m ? d : m), -Infinity) : Infinity;
