@@ -109,11 +109,7 @@ export class SourceReader {
         await pipeline(body, idleWatchdog(this.opts.idleTimeoutMs, name), createWriteStream(file), { signal });
         ctx.onDownload?.(100);
       } catch (e) {
-        if (ctx.signal?.aborted) throw new LivePhotoError('CANCELED');
-        if (signals[0].aborted) {
-          throw sourceError('SOURCE_UNAVAILABLE', `${name}: the download timed out after ${this.opts.downloadTimeoutMs / 1000} s`);
-        }
-        throw toSourceError(e, name);
+        throw this.downloadFailure(e, ctx.signal, signals[0], name);
       }
       return fixed(file, name, head.size, 'download');
     }
@@ -218,11 +214,7 @@ export class SourceReader {
           }
           ctx.onDownload?.(100);
         } catch (e) {
-          if (ctx.signal?.aborted) throw new LivePhotoError('CANCELED');
-          if (signals[0].aborted) {
-            throw sourceError('SOURCE_UNAVAILABLE', `${name}: the download timed out after ${this.opts.downloadTimeoutMs / 1000} s`);
-          }
-          throw toSourceError(e, name);
+          throw this.downloadFailure(e, ctx.signal, signals[0], name);
         } finally {
           reader.close();
           await out.close();
@@ -264,6 +256,15 @@ export class SourceReader {
       throw sourceError('SOURCE_UNAVAILABLE', `${name}: the connection closed before the body was complete`);
     }
     return size;
+  }
+
+  /** What a failed whole-source download is: canceled, timed out (retryable) or the source's own typed error. */
+  private downloadFailure(e: unknown, cancel: AbortSignal | undefined, deadline: AbortSignal, name: string): Error {
+    if (cancel?.aborted) return new LivePhotoError('CANCELED');
+    if (deadline.aborted) {
+      return sourceError('SOURCE_UNAVAILABLE', `${name}: the download timed out after ${this.opts.downloadTimeoutMs / 1000} s`);
+    }
+    return toSourceError(e, name);
   }
 
   private async serve(reader: CachedRangeReader, base: string, name: string, onClose: () => void): Promise<OpenedSource> {
