@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { S3Storage } from '../libs/storage/src';
+import { fixS3rverDeleteRace } from '../libs/storage/src/testing/s3rver';
 import { apiClient, type ApiClient } from './support/http';
 import { makeVideo } from './support/media';
 import { startApi, startWorker as startWorkerProcess, stopAll } from './support/processes';
@@ -177,6 +178,7 @@ describe('S3 stopped and restarted mid-job', () => {
   let worker: RunningWorker | undefined;
 
   const startS3 = async () => {
+    fixS3rverDeleteRace();
     const s = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: 'in' }, { name: 'out' }] });
     await s.run();
     server = s;

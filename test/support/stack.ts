@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import S3rver from 's3rver';
+import { fixS3rverDeleteRace } from '../../libs/storage/src/testing/s3rver';
 import { S3Storage } from '../../libs/storage/src';
 import { waitFor } from './wait';
 
@@ -121,6 +122,7 @@ export async function startStack(name: string, opts: StackOptions = {}): Promise
     redisUrl = 'redis://127.0.0.1:6379';
     if (!(await redisAnswers(redisUrl))) redisUrl = await startPrivateRedis(cleanups);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vid2live-s3rver-${name}-`));
+    fixS3rverDeleteRace();
     const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
     const { port } = await server.run();
     cleanups.push(async () => {
