@@ -4,6 +4,7 @@ import { isLivePhotoError, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptio
 import { describeSummary, failedRunSummary, runConvert } from './convert-command';
 import { describeReport, runInspect } from './inspect-command';
 import { runSubmit } from './submit-command';
+import { startStudioServer } from '../../studio/src/local-server';
 
 function seconds(name: string, min = 0, max = Number.POSITIVE_INFINITY) {
   return (raw: string): number => {
@@ -135,6 +136,28 @@ export function buildProgram(): Command {
         tty: process.stderr.isTTY === true && !o.json,
       });
       process.exitCode = ok ? 0 : 1;
+    });
+
+  program
+    .command('studio')
+    .description('open the Live Photo studio in your browser: see the moment, move it, pick the key photo, make and preview the pair (this machine only, 127.0.0.1)')
+    .argument('[folder]', 'a folder whose videos the studio lists')
+    .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', (raw: string) => {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is 0–65535');
+      return n;
+    }, 0)
+    .action(async (folder: string | undefined, o) => {
+      if (folder !== undefined && !(await import('node:fs')).statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
+        throw new InvalidArgumentError(`${folder} is not a folder`);
+      }
+      const studio = await startStudioServer({ folder, port: o.port });
+      process.stdout.write(`vid2live studio: open ${studio.url} in your browser (Ctrl+C stops it)\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await studio.close();
     });
 
   return program;

@@ -12,3 +12,4 @@ export * as quicktime from './quicktime';
 export * as exif from './exif';
 export * as heif from './heif';
 export * as motionPhoto from './motion-photo';
+export * from './preview';

@@ -209,6 +209,22 @@ function motionWarnings(window: FrameMetrics[], cutIndices: Set<number>, offset:
 export interface PlanTuning {
   /** see PLAN_LIMITS.fullAnalysisMaxMegapixels; 0 = always choose the window on the compressed stream */
   fullAnalysisMaxMegapixels?: number;
+  /** receives the per-frame numbers the automatic choice was made on (the studio draws them) */
+  onCurves?: (curves: PlanCurves) => void;
+}
+
+/**
+ * What the automatic choice saw, on the 30 fps grid of the analysed span from `start` (seconds of the source).
+ * `decoded`: motion = mean absolute difference to the previous frame (0–255), sharpness = Laplacian variance.
+ * `compressed`: motion = the frame's compressed size in bytes per 1000 px; sharpness only where decoded (else NaN).
+ */
+export interface PlanCurves {
+  kind: 'decoded' | 'compressed';
+  start: number;
+  fps: number;
+  motion: number[];
+  sharpness: number[];
+  cuts: number[];
 }
 
 export async function planClip(
@@ -265,7 +281,7 @@ export async function planClip(
     spanStart = Math.max(0, Math.min(source.duration - spanDuration, centre - spanDuration / 2));
     const decodedPixels = source.width * source.height * spanDuration * Math.max(OUTPUT_FPS, Math.min(source.fps || OUTPUT_FPS, 240));
     if (decodedPixels > (tuning.fullAnalysisMaxMegapixels ?? PLAN_LIMITS.fullAnalysisMaxMegapixels) * 1e6) {
-      return planOnCompressedStream(source, valid, clip, spanStart, spanDuration, reasons, warnings, ctx);
+      return planOnCompressedStream(source, valid, clip, spanStart, spanDuration, reasons, warnings, ctx, tuning.onCurves);
     }
   }
   const analysis = await analyseFrames(source.path, {
@@ -285,6 +301,7 @@ export async function planClip(
   }
   const motion = metrics.map((f) => f.motion);
   const cuts = detectSceneCuts(motion);
+  tuning.onCurves?.({ kind: 'decoded', start: spanStart, fps: OUTPUT_FPS, motion, sharpness: metrics.map((f) => f.sharpness), cuts });
   const cutSet = new Set(cuts);
   const at = (index: number) => fmt(spanStart + index / OUTPUT_FPS);
 
@@ -427,6 +444,7 @@ async function planOnCompressedStream(
   reasons: string[],
   warnings: PlanWarning[],
   ctx: StageContext,
+  onCurves?: (curves: PlanCurves) => void,
 ): Promise<ClipPlan> {
   const report = (percent: number) => ctx.onProgress?.({ stage: 'plan', percent });
   const packets = await packetIndex(source, spanStart, spanDuration, ctx.signal);
@@ -527,6 +545,13 @@ async function planOnCompressedStream(
     const w = decodedFrom - windowStart + i;
     if (w >= 0 && w < length) sharpness[w] = f.sharpness;
   });
+  if (onCurves) {
+    const spanSharpness = new Array<number>(stream.motion.length).fill(Number.NaN);
+    decoded.forEach((f, i) => {
+      if (decodedFrom + i < spanSharpness.length) spanSharpness[decodedFrom + i] = f.sharpness;
+    });
+    onCurves({ kind: 'compressed', start: spanStart, fps: OUTPUT_FPS, motion: [...stream.motion], sharpness: spanSharpness, cuts: [...cuts].sort((a, b) => a - b) });
+  }
   report(100);
   return decideStill(sharpness, { clipStart, totalFrames: clip.frames, sourceFrames: clip.sourceFrames, userKeyFrame: valid.keyFrame }, reasons, warnings);
 }

@@ -1,0 +1,441 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { discoverSources } from '../../cli/src/discover';
+import { convertToLivePhoto } from '../../../libs/livephoto/src/convert';
+import { LivePhotoError } from '../../../libs/livephoto/src/errors';
+import {
+  analyseMoment,
+  extractPreviewFrame,
+  makeH264PreviewMovie,
+  makePlaybackProxy,
+  makeThumbnailStrip,
+  PREVIEW_MAX_WIDTH,
+  type MomentAnalysis,
+  type ThumbnailStrip,
+} from '../../../libs/livephoto/src/preview';
+import type { ConvertOptions, SourceInfo } from '../../../libs/livephoto/src/types';
+import { readJson, sendError, sendFile, sendJson, StudioError } from './http';
+import { Limiter } from './limiter';
+import { writeStoredZip } from './zip';
+
+export interface StudioServerOptions {
+  /** a folder whose videos are listed (recursively); none: uploads only */
+  folder?: string;
+  /** 0 = any free port */
+  port?: number;
+  /** bytes; default 2 GiB */
+  maxUploadBytes?: number;
+  /** where uploads, previews and outputs live; a fresh temp folder (removed on close) by default */
+  workDir?: string;
+}
+
+export interface RunningStudio {
+  url: string;
+  port: number;
+  workDir: string;
+  close(): Promise<void>;
+}
+
+interface Video {
+  id: string;
+  name: string;
+  path: string;
+  size: number;
+  /** cache folder of this video's previews */
+  dir: string;
+  /** set once the analysis succeeded */
+  info?: SourceInfo;
+  analysis?: Promise<MomentAnalysis & { thumbnails: ThumbnailStrip }>;
+  proxy?: Promise<string>;
+}
+
+interface Conversion {
+  id: string;
+  videoId: string;
+  status: 'queued' | 'active' | 'completed' | 'failed';
+  progress: { stage: string; percent: number };
+  error?: { code: string; message: string };
+  result?: Record<string, unknown> & { files: Record<string, string> };
+  /** file name → path on disk */
+  files: Map<string, string>;
+}
+
+/** The directory of the page (index.html, studio.js, studio.css), from the sources or from dist/. */
+export function studioWebRoot(): string {
+  const candidates = [path.resolve(__dirname, '../web'), path.resolve(__dirname, '../../../../apps/studio/web')];
+  const found = candidates.find((d) => existsSync(path.join(d, 'index.html')));
+  if (!found) throw new Error(`the studio page is missing (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+const WEB_FILE = /^[a-z0-9-]+\.(html|js|css|svg|png)$/;
+const ID = /^[a-z0-9]{8,40}$/;
+const MAX_CONVERSIONS_KEPT = 200;
+
+/** A file name as the user may see it: no folders, no control characters, at most 120 characters. */
+function safeName(name: string): string {
+  const base = path.basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f/]/g, '').trim();
+  return (base || 'video').slice(-120);
+}
+
+function stemOf(name: string): string {
+  const stem = path.basename(name, path.extname(name)).replace(/[^\p{L}\p{N}_.-]+/gu, '_').replace(/^\.+/, '');
+  return stem || 'LivePhoto';
+}
+
+function optionalNumber(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new StudioError(400, 'INVALID_OPTIONS', `${field} must be a number of seconds`);
+  return v;
+}
+
+/** The conversion options a page may send, checked; the engine checks the ranges against the source. */
+export function conversionOptionsOf(body: unknown): ConvertOptions {
+  if (!body || typeof body !== 'object') throw new StudioError(400, 'INVALID_OPTIONS', 'send a JSON object');
+  const b = body as Record<string, unknown>;
+  const still = b.still ?? 'jpeg';
+  const codec = b.codec ?? 'h264';
+  if (still !== 'jpeg' && still !== 'heic') throw new StudioError(400, 'INVALID_OPTIONS', 'still must be "jpeg" or "heic"');
+  if (codec !== 'h264' && codec !== 'hevc') throw new StudioError(400, 'INVALID_OPTIONS', 'codec must be "h264" or "hevc"');
+  if (b.motionPhoto !== undefined && typeof b.motionPhoto !== 'boolean') throw new StudioError(400, 'INVALID_OPTIONS', 'motionPhoto must be true or false');
+  return {
+    start: optionalNumber(b.start, 'start'),
+    duration: optionalNumber(b.duration, 'duration'),
+    keyFrame: optionalNumber(b.keyFrame, 'keyFrame'),
+    still,
+    codec,
+    motionPhoto: b.motionPhoto === true,
+  };
+}
+
+/**
+ * `vid2live studio`: the page and its HTTP surface (docs/studio.md) on the embedded engine, on 127.0.0.1 only.
+ * Requests must name this server as their Host (no DNS rebinding) and, when a browser says where it comes from,
+ * come from the page itself (no cross-site uploads or conversions).
+ */
+export async function startStudioServer(opts: StudioServerOptions = {}): Promise<RunningStudio> {
+  const ownWorkDir = !opts.workDir;
+  const workDir = opts.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'vid2live-studio-')));
+  const maxUploadBytes = opts.maxUploadBytes ?? 2 * 1024 ** 3;
+  const webRoot = studioWebRoot();
+  const kitPath = require.resolve('livephotoskit/livephotoskit.js');
+  const videos = new Map<string, Video>();
+  const conversions = new Map<string, Conversion>();
+  // ffmpeg uses every core: one conversion or analysis at a time, a couple of frame previews beside it
+  const heavy = new Limiter(1);
+  const light = new Limiter(2);
+  const frameCache = new Map<string, Buffer>();
+  const folder = opts.folder ? path.resolve(opts.folder) : undefined;
+
+  const addVideo = (id: string, name: string, file: string, size: number): Video => {
+    const existing = videos.get(id);
+    if (existing) return existing;
+    const v: Video = { id, name, path: file, size, dir: path.join(workDir, 'videos', id) };
+    videos.set(id, v);
+    return v;
+  };
+
+  const listFolder = async (): Promise<void> => {
+    if (!folder) return;
+    const { sources } = await discoverSources([folder], path.join(workDir, 'nowhere'));
+    for (const s of sources) {
+      const st = await fs.stat(s.sourcePath).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      const id = createHash('sha256').update(`${s.sourcePath}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
+      addVideo(id, path.relative(folder, s.sourcePath), s.sourcePath, st.size);
+    }
+  };
+
+  /** engine messages name the user's file, never a path in the studio's work folder */
+  const rewrite = (message: string) => {
+    let m = message;
+    for (const v of videos.values()) m = m.split(v.path).join(v.name);
+    return m.split(workDir).join('studio');
+  };
+
+  const video = (id: string): Video => {
+    const v = ID.test(id) ? videos.get(id) : undefined;
+    if (!v) throw new StudioError(404, 'NOT_FOUND', 'no such video (the studio was restarted, or it was never opened)');
+    return v;
+  };
+
+  const analyseAndStrip = async (v: Video) => {
+    const { info, analysis } = await analyseMoment(v.path);
+    if (info.color.hdr) {
+      analysis.suggestion.warnings.push({
+        code: 'HDR_TONE_MAPPED',
+        message: `the source is ${info.color.hdr === 'hlg' ? 'HLG' : 'HDR10 (PQ)'} HDR; the Live Photo will be tone mapped to SDR (what you see here is that SDR picture)`,
+      });
+    }
+    const thumbnails = await makeThumbnailStrip(info, path.join(v.dir, 'thumbnails.jpg'));
+    return { info, analysis: { ...analysis, thumbnails } };
+  };
+
+  const analysisOf = (v: Video) => {
+    v.analysis ??= (async () => {
+      const r = await heavy.run(async () => {
+        await fs.mkdir(v.dir, { recursive: true });
+        return analyseAndStrip(v);
+      });
+      v.info = r.info;
+      return r.analysis;
+    })();
+    // a failed analysis is not cached: the user may fix the file and try again
+    v.analysis.catch(() => {
+      v.analysis = undefined;
+      v.info = undefined;
+    });
+    return v.analysis;
+  };
+
+  /** the probe of a video (its analysis runs first: a page always asks for that before frames or playback) */
+  const infoOf = async (v: Video): Promise<SourceInfo> => {
+    await analysisOf(v);
+    return v.info!;
+  };
+
+  const proxyOf = (v: Video) => {
+    v.proxy ??= (async () => {
+      const info = await infoOf(v);
+      const out = path.join(v.dir, 'preview.mp4');
+      await heavy.run(() => makePlaybackProxy(info, out));
+      return out;
+    })();
+    v.proxy.catch(() => (v.proxy = undefined));
+    return v.proxy;
+  };
+
+  const startConversion = (v: Video, options: ConvertOptions): Conversion => {
+    const id = randomBytes(10).toString('hex');
+    const c: Conversion = { id, videoId: v.id, status: 'queued', progress: { stage: 'queued', percent: 0 }, files: new Map() };
+    conversions.set(id, c);
+    for (const old of conversions.keys()) {
+      if (conversions.size <= MAX_CONVERSIONS_KEPT) break;
+      conversions.delete(old);
+      void fs.rm(path.join(workDir, 'conversions', old), { recursive: true, force: true });
+    }
+    const dir = path.join(workDir, 'conversions', id);
+    const stem = stemOf(v.name);
+    void heavy
+      .run(async () => {
+        c.status = 'active';
+        await fs.mkdir(path.join(dir, 'work'), { recursive: true });
+        const r = await convertToLivePhoto(
+          { source: v.path, outputDir: dir, baseName: stem, options, workDir: path.join(dir, 'work') },
+          { onProgress: (p) => (c.progress = { stage: p.stage, percent: Math.round(p.percent) }) },
+        );
+        c.progress = { stage: 'preview', percent: 100 };
+        const still = path.basename(r.stillPath);
+        const movie = path.basename(r.moviePath);
+        c.files.set(still, r.stillPath).set(movie, r.moviePath);
+        let preview = movie;
+        if (options.codec === 'hevc') {
+          preview = `${stem}.preview.MOV`;
+          await makeH264PreviewMovie(r.moviePath, path.join(dir, preview));
+          c.files.set(preview, path.join(dir, preview));
+        }
+        const zip = `${stem}.zip`;
+        await writeStoredZip(path.join(dir, zip), [
+          { name: still, path: r.stillPath },
+          { name: movie, path: r.moviePath },
+        ]);
+        c.files.set(zip, path.join(dir, zip));
+        const files: Record<string, string> = { still, video: movie, preview, zip };
+        if (r.motionPhotoPath) {
+          files.motionPhoto = path.basename(r.motionPhotoPath);
+          c.files.set(files.motionPhoto, r.motionPhotoPath);
+        }
+        c.result = {
+          name: stem,
+          contentIdentifier: r.contentIdentifier,
+          stillTime: r.stillTime,
+          clip: r.clip,
+          width: r.width,
+          height: r.height,
+          reasons: r.reasons,
+          warnings: r.warnings,
+          files,
+        };
+        c.progress = { stage: 'done', percent: 100 };
+        c.status = 'completed';
+      })
+      .catch((e: unknown) => {
+        c.status = 'failed';
+        const known = e instanceof LivePhotoError || e instanceof StudioError;
+        c.error = known
+          ? { code: (e as LivePhotoError).code, message: rewrite((e as Error).message) }
+          : { code: 'INTERNAL', message: 'the conversion failed unexpectedly; see the studio terminal' };
+        if (!known) process.stderr.write(`studio: conversion ${id} failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+      });
+    return c;
+  };
+
+  const publicConversion = (c: Conversion) => ({
+    id: c.id,
+    videoId: c.videoId,
+    status: c.status,
+    progress: c.progress,
+    ...(c.error ? { error: c.error } : {}),
+    ...(c.result ? { result: c.result } : {}),
+  });
+
+  const upload = async (req: http.IncomingMessage, url: URL) => {
+    const name = safeName(url.searchParams.get('name') ?? '');
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > maxUploadBytes) {
+      throw new StudioError(413, 'UPLOAD_TOO_LARGE', `${name} is ${declared} bytes; the studio takes at most ${maxUploadBytes}`);
+    }
+    const id = randomBytes(10).toString('hex');
+    const dir = path.join(workDir, 'uploads', id);
+    await fs.mkdir(dir, { recursive: true });
+    const file = path.join(dir, name);
+    let size = 0;
+    try {
+      await pipeline(
+        req,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            size += chunk.length;
+            if (size > maxUploadBytes) throw new StudioError(413, 'UPLOAD_TOO_LARGE', `${name} is over ${maxUploadBytes} bytes, the studio's limit`);
+            yield chunk;
+          }
+        },
+        createWriteStream(file),
+      );
+    } catch (e) {
+      await fs.rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    if (size === 0) {
+      await fs.rm(dir, { recursive: true, force: true });
+      throw new StudioError(400, 'UPLOAD_EMPTY', `${name} is empty`);
+    }
+    return addVideo(id, name, file, size);
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, port: number) => {
+    const host = String(req.headers.host ?? '');
+    if (![`127.0.0.1:${port}`, `localhost:${port}`].includes(host)) {
+      throw new StudioError(421, 'WRONG_HOST', 'open the studio at the address it printed');
+    }
+    const origin = req.headers.origin;
+    if (req.method !== 'GET' && req.method !== 'HEAD' && origin !== undefined && origin !== `http://${host}`) {
+      throw new StudioError(403, 'CROSS_ORIGIN', 'only the studio page itself may change anything');
+    }
+    const url = new URL(req.url ?? '/', `http://${host}`);
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+    const get = method === 'GET' || method === 'HEAD';
+
+    if (parts[0] !== 'api') {
+      if (!get) throw new StudioError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed here`);
+      if (parts.length === 0) return sendFile(req, res, path.join(webRoot, 'index.html'));
+      if (parts.length === 2 && parts[0] === 'vendor' && parts[1] === 'livephotoskit.js') return sendFile(req, res, kitPath);
+      if (parts.length === 1 && WEB_FILE.test(parts[0])) return sendFile(req, res, path.join(webRoot, parts[0]));
+      throw new StudioError(404, 'NOT_FOUND', `${url.pathname} is not here`);
+    }
+    const [, a, b, c, d] = parts;
+    if (a === 'info' && parts.length === 2 && get) {
+      return sendJson(res, 200, { mode: 'local', ...(folder ? { folder } : {}), maxUploadBytes });
+    }
+    if (a === 'videos' && parts.length === 2) {
+      if (get) {
+        await listFolder();
+        return sendJson(res, 200, { videos: [...videos.values()].map((v) => ({ id: v.id, name: v.name, size: v.size })) });
+      }
+      if (method === 'POST') {
+        const v = await upload(req, url);
+        return sendJson(res, 201, { id: v.id, name: v.name, size: v.size });
+      }
+    }
+    if (a === 'videos' && b !== undefined) {
+      if (videos.size === 0 || !videos.has(b)) await listFolder();
+      const v = video(b);
+      if (parts.length === 4 && c === 'analysis' && get) {
+        const analysis = await analysisOf(v);
+        return sendJson(res, 200, { video: { id: v.id, name: v.name }, ...analysis });
+      }
+      if (parts.length === 4 && c === 'thumbnails.jpg' && get) {
+        await analysisOf(v);
+        return sendFile(req, res, path.join(v.dir, 'thumbnails.jpg'));
+      }
+      if (parts.length === 4 && c === 'frame.jpg' && get) {
+        const t = Number(url.searchParams.get('t'));
+        const w = Math.round(Number(url.searchParams.get('w') ?? 960));
+        if (!Number.isFinite(t) || !(w >= 16 && w <= PREVIEW_MAX_WIDTH)) {
+          throw new StudioError(400, 'INVALID_OPTIONS', `t must be seconds and w 16–${PREVIEW_MAX_WIDTH} pixels`);
+        }
+        const info = await infoOf(v);
+        const key = `${v.id}:${t.toFixed(4)}:${w}`;
+        let jpeg = frameCache.get(key);
+        if (!jpeg) {
+          const out = path.join(v.dir, `frame-${randomBytes(6).toString('hex')}.jpg`);
+          try {
+            await light.run(() => extractPreviewFrame(info, t, w, out));
+            jpeg = await fs.readFile(out);
+          } finally {
+            await fs.rm(out, { force: true });
+          }
+          frameCache.set(key, jpeg);
+          if (frameCache.size > 64) frameCache.delete(frameCache.keys().next().value!);
+        }
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+        res.end(method === 'HEAD' ? undefined : jpeg);
+        return;
+      }
+      if (parts.length === 4 && c === 'preview.mp4' && get) return sendFile(req, res, await proxyOf(v));
+      if (parts.length === 4 && c === 'conversions' && method === 'POST') {
+        const options = conversionOptionsOf(await readJson(req));
+        const conv = startConversion(v, options);
+        return sendJson(res, 202, { id: conv.id });
+      }
+    }
+    if (a === 'conversions' && b !== undefined && get) {
+      const conv = ID.test(b) ? conversions.get(b) : undefined;
+      if (!conv) throw new StudioError(404, 'NOT_FOUND', 'no such conversion');
+      if (parts.length === 3) return sendJson(res, 200, publicConversion(conv));
+      if (parts.length === 5 && c === 'files' && d !== undefined) {
+        const file = conv.files.get(d);
+        if (!file) throw new StudioError(404, 'NOT_FOUND', `${d} is not an output of this conversion`);
+        const download = url.searchParams.get('download') === '1' || d.endsWith('.zip');
+        return sendFile(req, res, file, download ? { download: d } : {});
+      }
+    }
+    throw new StudioError(404, 'NOT_FOUND', `${method} ${url.pathname} is not part of the studio`);
+  };
+
+  const server = http.createServer((req, res) => {
+    const port = (server.address() as AddressInfo).port;
+    handle(req, res, port).catch((e: unknown) => {
+      if (!(e instanceof StudioError) && !(e instanceof LivePhotoError)) {
+        process.stderr.write(`studio: ${req.method} ${req.url}: ${e instanceof Error ? e.stack : String(e)}\n`);
+      }
+      sendError(res, e, rewrite);
+      // an upload refused half-way: do not read the rest
+      if (!req.complete) req.destroy();
+    });
+  });
+  server.requestTimeout = 0; // uploads of large videos take their time; idle sockets still time out
+  server.headersTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    workDir,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await heavy.idle();
+      if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
