@@ -415,9 +415,9 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
       if (!(e instanceof StudioError) && !(e instanceof LivePhotoError)) {
         process.stderr.write(`studio: ${req.method} ${req.url}: ${e instanceof Error ? e.stack : String(e)}\n`);
       }
+      // a body refused before it was read (an upload over the limit): answer, then close instead of reading the rest
+      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
       sendError(res, e, rewrite);
-      // an upload refused half-way: do not read the rest
-      if (!req.complete) req.destroy();
     });
   });
   server.requestTimeout = 0; // uploads of large videos take their time; idle sockets still time out
