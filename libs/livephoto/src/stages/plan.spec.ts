@@ -90,6 +90,12 @@ describe('planClip: options and the no-decode fast path', () => {
     expect(plan.reasons.join(' ')).toMatch(/shorter than the 3.00 s clip; using all of it/);
   });
 
+  it('takes a window that ends exactly at the source end as whole (1.4 − 0.2 s in floating point is 1.1999999999999997)', async () => {
+    const plan = await planClip(phantom(1.4), { start: 0.2, duration: 1.2, keyFrame: 0.7 });
+    expect(plan).toMatchObject({ start: 0.2, duration: 1.2, stillFrameIndex: 15 });
+    expect(codes(plan)).toEqual([]);
+  });
+
   it('warns SOURCE_SHORTER_THAN_CLIP only when the user asked for the longer duration', async () => {
     const plan = await planClip(phantom(2), { keyFrame: 1, duration: 3 });
     expect(plan).toMatchObject({ start: 0, duration: 2 });

@@ -147,7 +147,8 @@ function fitClipToSource(source: SourceInfo, o: ValidOptions, warnings: PlanWarn
   };
   if (o.start !== undefined) {
     const remaining = source.duration - o.start;
-    if (remaining >= o.duration) return { start: o.start, frames: wanted, sourceFrames: wanted };
+    // a window ending at the source's last frame is whole (1.4 − 0.2 = 1.1999999999999997 is 1.2)
+    if (remaining >= o.duration - 1e-6) return { start: o.start, frames: wanted, sourceFrames: wanted };
     if (remaining < PLAN_LIMITS.minSourceSeconds) {
       throw invalid(
         `clip start ${fmt(o.start)} s leaves only ${fmt(remaining)} s of ${source.path}; start earlier (at most ${fmt(

@@ -1,0 +1,179 @@
+/// <reference lib="dom" />
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startStudioServer, type RunningStudio } from '../apps/studio/src/local-server';
+import { inspectLivePhoto } from '../libs/livephoto/src/inspect';
+import { makeSource } from '../libs/livephoto/src/testing/sources';
+import { makeTempDir, removeDir } from '../libs/media/src/test-media';
+
+/**
+ * The studio in Debian's Chromium (never a downloaded browser), driven by playwright-core, against the local
+ * backend: open a video, move the window and the key photo, make the pair, press and hold the preview, download the
+ * zip and check the pair; a broken file shows its error and the page stays usable. Screenshots (desktop and phone
+ * width) go to test-artifacts/studio/ for a person to look at.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(__dirname, '..', 'test-artifacts', 'studio');
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+
+describe('studio in Chromium (local backend)', () => {
+  let tmp: string;
+  let folder: string;
+  let studio: RunningStudio;
+  let browser: Browser;
+  let upload: string;
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run infra/setup-debian.sh --with-redis (it installs Debian's chromium)`);
+    tmp = makeTempDir('studio-e2e-');
+    folder = path.join(tmp, 'videos');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'notes.mp4'), 'not a video at all\n');
+    upload = makeSource('landscape-1080p-audio', path.join(tmp, 'src'));
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    studio = await startStudioServer({ folder });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await studio?.close();
+    if (tmp) removeDir(tmp);
+  });
+
+  async function newPage(width: number, height: number): Promise<{ page: Page; errors: string[] }> {
+    const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+    await page.goto(studio.url);
+    return { page, errors };
+  }
+
+  it('opens a video, moves the moment and the key photo, makes the pair, plays it on press-and-hold, downloads a valid zip', async () => {
+    const { page, errors } = await newPage(1280, 900);
+    await page.getByLabel('Video', { exact: true }).setInputFiles(upload);
+    // the engine's analysis drawn: the timeline, the key frame, the reasons
+    await page.getByTestId('timeline').waitFor({ state: 'visible' });
+    await page.getByTestId('reasons').locator('li').first().waitFor();
+    const keyFrame = page.getByRole('img', { name: 'Key photo frame' });
+    await keyFrame.waitFor({ state: 'visible' });
+
+    // the window: start 0.5 s, 2 s long; then the key photo one frame at a time from the keyboard
+    await page.getByLabel('Start (s)').fill('0.5');
+    await page.getByLabel('Start (s)').press('Tab');
+    await page.getByLabel('Duration (s)').fill('2');
+    await page.getByLabel('Duration (s)').press('Tab');
+    const slider = page.getByLabel('Key photo');
+    await slider.focus();
+    const before = Number(await slider.inputValue());
+    for (let i = 0; i < 3; i++) await slider.press('ArrowRight');
+    const key = Number(await slider.inputValue());
+    expect(key - before).toBeCloseTo(0.1, 3); // three frames of 1/30 s
+    expect(key).toBeGreaterThanOrEqual(0.5);
+    expect(key).toBeLessThanOrEqual(2.5);
+    // the large frame is the one at the key photo's time
+    await page.waitForFunction(
+      (t) => {
+        const img = document.querySelector('img[alt="Key photo frame"]') as HTMLImageElement | null;
+        const src = img ? new URL(img.src).searchParams.get('t') : null;
+        return src !== null && Math.abs(Number(src) - t) < 0.001 && img!.complete && img!.naturalWidth > 0;
+      },
+      key,
+      { timeout: 30_000 },
+    );
+
+    // HEVC: the preview needs the H.264 copy; a Motion Photo too
+    await page.getByLabel('Video codec').selectOption('hevc');
+    await page.getByLabel('Motion Photo').check();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'desktop-adjust.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Make Live Photo' }).click();
+    await page.getByTestId('result').waitFor({ state: 'visible', timeout: 120_000 });
+
+    // press and hold the Live Photo: LivePhotosKit plays the movie
+    const player = page.getByRole('img', { name: 'Live Photo preview' });
+    await player.waitFor({ state: 'visible' });
+    await page.waitForFunction(() => /Ready/.test(document.querySelector('.lp-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    const hold = page.getByRole('button', { name: 'Play Live Photo' });
+    await hold.hover();
+    await page.mouse.down();
+    await page.waitForFunction(
+      () => {
+        const v = document.querySelector('[data-testid="livephoto"] video') as HTMLVideoElement | null;
+        return !!v && v.currentTime > 0.2;
+      },
+      undefined,
+      { timeout: 20_000 },
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, 'desktop-playing.png'), fullPage: true });
+    await page.mouse.up();
+
+    // take it to the phone: the zip holds NAME.JPG + NAME.MOV, a valid pair whose still is the chosen frame
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download pair (.zip)' }).click()]);
+    const zip = path.join(tmp, 'download', download.suggestedFilename());
+    fs.mkdirSync(path.dirname(zip), { recursive: true });
+    await download.saveAs(zip);
+    expect(path.basename(zip)).toBe('landscape.zip');
+    execFileSync('unzip', ['-q', zip], { cwd: path.dirname(zip) });
+    const report = await inspectLivePhoto(path.join(path.dirname(zip), 'landscape.JPG'), path.join(path.dirname(zip), 'landscape.MOV'));
+    expect(report.valid).toBe(true);
+    expect(report.stillTime).toBeCloseTo(key - 0.5, 2);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'desktop-result.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('shows a broken file’s typed error in words and stays usable; fits a phone screen', async () => {
+    const { page, errors } = await newPage(375, 812);
+    await page.getByRole('button', { name: /notes\.mp4/ }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor({ state: 'visible', timeout: 30_000 });
+    await expect(alert.textContent()).resolves.toMatch(/INPUT_NOT_MEDIA/);
+    await expect(alert.textContent()).resolves.toMatch(/notes\.mp4/);
+    expect(await alert.textContent()).not.toMatch(/at .*\.js:\d+|Error:/);
+    // still usable: another video opens
+    await page.getByLabel('Video', { exact: true }).setInputFiles(upload);
+    await page.getByTestId('timeline').waitFor({ state: 'visible' });
+    await page.getByRole('img', { name: 'Key photo frame' }).waitFor({ state: 'visible' });
+    await page.waitForFunction(() => {
+      const img = document.querySelector('img[alt="Key photo frame"]') as HTMLImageElement | null;
+      return !!img && img.complete && img.naturalWidth > 0;
+    });
+    // phone width: one column, nothing wider than the screen
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: true });
+    // the one failed request is the broken file's analysis; nothing else went wrong
+    expect(errors.filter((e) => !/status of 422/.test(e))).toEqual([]);
+    await page.context().close();
+  });
+
+  it('can be driven from the keyboard alone: every control is reachable and named', async () => {
+    const { page } = await newPage(1280, 900);
+    await page.getByLabel('Video', { exact: true }).setInputFiles(upload);
+    await page.getByRole('button', { name: 'Make Live Photo' }).waitFor({ state: 'visible', timeout: 60_000 });
+    const names = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      const name = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement | null;
+        if (!el || el === document.body) return '';
+        const labelled = el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : '';
+        return (el.getAttribute('aria-label') || labelled || el.textContent || '').trim();
+      });
+      if (name) names.add(name);
+    }
+    for (const control of ['Start (s)', 'Duration (s)', 'Key photo', 'Still format', 'Video codec', 'Motion Photo', 'Make Live Photo']) {
+      expect([...names].some((n) => n.includes(control))).toBe(true);
+    }
+    // Enter on the focused button makes the pair
+    await page.getByRole('button', { name: 'Make Live Photo' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('result').waitFor({ state: 'visible', timeout: 120_000 });
+    await page.context().close();
+  });
+});
