@@ -98,6 +98,9 @@ describe('studio in Chromium (local backend)', () => {
     const player = page.getByRole('img', { name: 'Live Photo preview' });
     await player.waitFor({ state: 'visible' });
     await page.waitForFunction(() => /Ready/.test(document.querySelector('.lp-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    // LivePhotosKit read the key photo's time from the real (HEVC) MOV, its metadata source
+    const photoTime = await page.evaluate(() => (document.querySelector('[data-testid="livephoto"]') as unknown as { photoTime?: number }).photoTime);
+    expect(photoTime).toBeCloseTo(key - 0.5, 2);
     const hold = page.getByRole('button', { name: 'Play Live Photo' });
     await hold.hover();
     await page.mouse.down();
