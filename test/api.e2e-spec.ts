@@ -488,6 +488,43 @@ describe('health, metrics, OpenAPI', () => {
     expect(schema.required).toEqual(['source', 'output']);
     expect(String((await anon.get('/docs')).body)).toContain('swagger');
   });
+
+  it('declares the 403 and 503 answers: every /v1 operation, storage scope on submits, Retry-After, readiness', async () => {
+    const doc = (await anon.get('/docs-json')).body;
+    type Resp = { description: string; headers?: Record<string, unknown>; content?: Record<string, { schema: { properties?: object } }> };
+    const v1 = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, Resp> }>>)
+      .filter(([p]) => p.startsWith('/v1/'))
+      .flatMap(([p, ops]) => Object.entries(ops).map(([method, op]) => ({ op: `${method.toUpperCase()} ${p}`, responses: op.responses })));
+    expect(v1.map((o) => o.op).sort()).toEqual([
+      'DELETE /v1/conversions/{id}',
+      'GET /v1/batches/{id}',
+      'GET /v1/conversions/{id}',
+      'POST /v1/batches',
+      'POST /v1/conversions',
+      'POST /v1/webhooks/deliveries/{id}/replay',
+    ]);
+    for (const { op, responses } of v1) {
+      // [op, …] so a failure names the operation
+      expect([op, Object.keys(responses)]).toEqual([op, expect.arrayContaining(['401', '403', '503'])]);
+      expect([op, responses['403'].description]).toEqual([op, expect.stringContaining('FORBIDDEN')]);
+      expect([op, responses['503'].description]).toEqual([op, expect.stringContaining('QUEUE_UNAVAILABLE')]);
+      expect([op, Object.keys(responses['503'].headers ?? {})]).toEqual([op, ['Retry-After']]);
+      expect([op, Object.keys(responses['503'].content!['application/json'].schema.properties!)]).toEqual([op, ['error']]);
+      // Only a submit names storage scopes; the reads and the replay cannot answer STORAGE_SCOPE_DENIED.
+      expect([op, responses['403'].description.includes('STORAGE_SCOPE_DENIED')]).toEqual([op, op.startsWith('POST /v1/conversions') || op.startsWith('POST /v1/batches')]);
+    }
+    expect(Object.keys(doc.paths['/health/ready'].get.responses).sort()).toEqual(['200', '503']);
+  });
+
+  it('answers what the OpenAPI document declares: 403 FORBIDDEN for an admin key, 403 STORAGE_SCOPE_DENIED out of scope', async () => {
+    const asAdmin = await admin.get('/v1/batches/bat_x');
+    expect([asAdmin.status, asAdmin.body.error.code]).toEqual([403, 'FORBIDDEN']);
+    const res = await a.post('/v1/batches', {
+      source: { bucket: 'not-a-bucket-of-tenant-a', prefix: 'x/' },
+      output: { bucket: stack.buckets.output, prefix: 'out/' },
+    });
+    expect([res.status, res.body.error.code]).toEqual([403, 'STORAGE_SCOPE_DENIED']);
+  });
 });
 
 describe('start-up and secrets', () => {

@@ -108,6 +108,51 @@ describe('webhook lifecycle', () => {
     expect((await delivery(eventId))!.state).toBe('delivered');
   });
 
+  it('the api emits a lost batch.completed once when it reads a completed batch without one, even under concurrent reads', async () => {
+    // The worker can emit conversion events, but never batch.completed: neither the parent job nor its failed
+    // handler (which runs the completion once more) gets it out.
+    let batchEmits = 0;
+    events.emit = async function (this: WebhookEvents, ...args: Parameters<WebhookEvents['emit']>) {
+      if (args[0].type === 'batch.completed') {
+        batchEmits++;
+        throw finalEmitFailure();
+      }
+      return (original.emit as WebhookEvents['emit']).apply(this, args);
+    };
+    const created = await a.post('/v1/batches', {
+      source: { items: [{ bucket: stack.buckets.input, key: 'hooks/clip.mp4' }] },
+      output: { bucket: stack.buckets.output, prefix: 'lost-batch/' },
+      options: { duration: 1 },
+      webhook: { url: receiver.url() },
+    });
+    expect(created.status).toBe(202);
+    const id: string = created.body.id;
+    const eventId = webhookEventId(id, 'batch.completed');
+    // Completed as the worker left it (read from Redis, not through the api, whose GET would make up the event).
+    await waitFor('the batch record to complete', async () => {
+      const raw = await stack.redis.get(redisKeys.batch(stack.prefix, id));
+      return raw && JSON.parse(raw).status === 'completed';
+    }, { timeoutMs: 60_000 });
+    // The processor's emit and the failed handler's second try both failed.
+    await waitFor('both worker emits of batch.completed to fail', () => batchEmits >= 2, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await delivery(eventId)).toBeUndefined();
+    expect(eventsOf(id)).toEqual([]);
+
+    // Five GETs at once: each sees a completed batch without its event; the event goes out once.
+    const views = await Promise.all(Array.from({ length: 5 }, () => a.get(`/v1/batches/${id}`)));
+    for (const v of views) expect(v.body).toMatchObject({ id, status: 'completed', total: 1 });
+    const got = await receiver.waitForAccepted('batch.completed', (r) => r.id === eventId, 30_000);
+    expect(got.body).toMatchObject({
+      type: 'batch.completed',
+      data: { id, status: 'completed', total: 1, counts: views[0].body.counts, createdAt: views[0].body.createdAt, finishedAt: views[0].body.finishedAt },
+    });
+    await a.get(`/v1/batches/${id}`); // reading again emits nothing more
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(eventsOf(id).map((r) => r.id)).toEqual([eventId]);
+    expect((await delivery(eventId))!).toMatchObject({ state: 'delivered', attempts: 1, type: 'batch.completed' });
+  });
+
   it('a replay during a pending retry is its own attempt on the same event: no attempt lost, delivered by both', async () => {
     receiver.failNext(3, 500);
     const id = await submit('replay/');

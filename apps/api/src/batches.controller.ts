@@ -2,12 +2,14 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, UseGuards } from
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiKeyGuard, Tenant } from './auth';
 import { BatchesService, type BatchView } from './batches.service';
-import { BATCH_VIEW_SCHEMA, ERROR_SCHEMA } from './openapi';
+import { BATCH_VIEW_SCHEMA, ERROR_SCHEMA, QUEUE_UNAVAILABLE_RESPONSE, TENANT_KEY_REQUIRED_RESPONSE, STORAGE_SCOPE_RESPONSE, SUBMIT_UNAVAILABLE_RESPONSE } from './openapi';
 import { createBatchSchema, jsonSchemaOf, parseBody, parseIdempotencyKey } from './schemas';
 
 @ApiTags('batches')
 @ApiBearerAuth()
 @ApiResponse({ status: 401, description: 'missing or unknown API key', schema: ERROR_SCHEMA })
+@ApiResponse(TENANT_KEY_REQUIRED_RESPONSE)
+@ApiResponse(QUEUE_UNAVAILABLE_RESPONSE)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/batches')
 export class BatchesController {
@@ -23,7 +25,9 @@ export class BatchesController {
     description: '`total` is present for an items batch; a prefix batch learns it while listing',
     schema: { type: 'object', properties: { id: { type: 'string' }, total: { type: 'integer' } } },
   })
-  @ApiResponse({ status: 400, schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 400, description: '`INVALID_REQUEST` (invalid body) or `INVALID_KEY` (an unusable key or prefix)', schema: ERROR_SCHEMA })
+  @ApiResponse(STORAGE_SCOPE_RESPONSE)
+  @ApiResponse(SUBMIT_UNAVAILABLE_RESPONSE)
   create(
     @Tenant() tenant: string,
     @Body() body: unknown,

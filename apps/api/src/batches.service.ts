@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FlowJobNode } from 'bullmq';
 import type Redis from 'ioredis';
 import {
@@ -6,11 +6,14 @@ import {
   batchExpandJobOptions,
   conversionJobOptions,
   redisKeys,
+  webhookJobOptions,
   type BatchExpandJobData,
   type BatchJobData,
 } from '../../../libs/jobs/src';
 import { batchItemOutputNames } from '../../../libs/storage/src/output-names';
 import { JOB_NAMES, batchKeys, type BatchRecord, type BatchStatus } from '../../../libs/jobs/src/records';
+import { WebhookDeliveries, ensureBatchCompletedEvent, type StoredBatch } from '../../../libs/jobs/src/webhook-deliveries';
+import type { AppConfig } from '../../../libs/config/src';
 import { conversionJobData, newConversionRecord } from './conversions.service';
 import { ApiError } from './errors';
 import { Idempotency } from './idempotency';
@@ -19,7 +22,7 @@ import { RecordStore, assertIdShape, newId } from './records.store';
 import type { CreateBatchBody } from './schemas';
 import { StoragePolicy } from './storage-policy';
 import { TargetPolicy } from './target-policy';
-import { REDIS } from './tokens';
+import { APP_CONFIG, REDIS } from './tokens';
 
 export interface BatchView {
   id: string;
@@ -38,8 +41,12 @@ export interface BatchView {
 
 @Injectable()
 export class BatchesService {
+  private readonly log = new Logger('batches');
+  private deliveries?: WebhookDeliveries;
+
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly records: RecordStore,
     private readonly queues: Queues,
     private readonly targets: TargetPolicy,
@@ -149,6 +156,7 @@ export class BatchesService {
     assertIdShape(id, 'batch');
     const found = await this.records.getBatch(id);
     if (!found || found.record.tenant !== tenant) throw ApiError.notFound('batch');
+    await this.ensureCompletedEvent(found);
     const { record, counts } = found;
     const started = record.status === 'active' || counts.active + counts.completed + counts.failed + counts.canceled > 0;
     // The worker marks the batch completed when its flow parent runs; before that, the counts tell the phase.
@@ -169,5 +177,23 @@ export class BatchesService {
       createdAt: record.createdAt,
       finishedAt: record.finishedAt ?? null,
     };
+  }
+
+  /**
+   * A completed batch that asked for a webhook but has no `batch.completed` delivery record lost its event (the
+   * worker could not emit it, even from its failed handler): emit it now, idempotently (deterministic event id;
+   * WebhookDeliveries.emit enqueues it at most once). Best effort: the GET answers regardless.
+   */
+  private async ensureCompletedEvent(batch: StoredBatch): Promise<void> {
+    if (batch.record.status !== 'completed' || !batch.record.webhook?.url) return;
+    try {
+      this.deliveries ??= new WebhookDeliveries(this.redis, this.records.prefix, this.records.ttlSeconds);
+      const eventId = await ensureBatchCompletedEvent(this.deliveries, this.queues.webhooks, webhookJobOptions(this.config), batch, (ids) =>
+        this.records.getConversions(ids),
+      );
+      if (eventId) this.log.warn(`queued the missing batch webhook ${eventId}`);
+    } catch (e) {
+      this.log.warn(`could not check the batch webhook of ${batch.record.id}: ${(e as Error).message}`);
+    }
   }
 }

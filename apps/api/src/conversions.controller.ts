@@ -3,12 +3,14 @@ import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags }
 import { ApiKeyGuard, Tenant } from './auth';
 import type { ConversionView } from '../../../libs/jobs/src/records';
 import { ConversionsService } from './conversions.service';
-import { ERROR_SCHEMA, CONVERSION_VIEW_SCHEMA } from './openapi';
+import { ERROR_SCHEMA, CONVERSION_VIEW_SCHEMA, QUEUE_UNAVAILABLE_RESPONSE, TENANT_KEY_REQUIRED_RESPONSE, STORAGE_SCOPE_RESPONSE, SUBMIT_UNAVAILABLE_RESPONSE } from './openapi';
 import { createConversionSchema, jsonSchemaOf, parseBody, parseIdempotencyKey } from './schemas';
 
 @ApiTags('conversions')
 @ApiBearerAuth()
 @ApiResponse({ status: 401, description: 'missing or unknown API key', schema: ERROR_SCHEMA })
+@ApiResponse(TENANT_KEY_REQUIRED_RESPONSE)
+@ApiResponse(QUEUE_UNAVAILABLE_RESPONSE)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/conversions')
 export class ConversionsController {
@@ -20,7 +22,9 @@ export class ConversionsController {
   @ApiBody({ schema: jsonSchemaOf(createConversionSchema) })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'same key + same tenant → the same conversion (kept 24 h)' })
   @ApiResponse({ status: 202, schema: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string', enum: ['queued'] } } } })
-  @ApiResponse({ status: 400, description: 'invalid body', schema: ERROR_SCHEMA })
+  @ApiResponse({ status: 400, description: '`INVALID_REQUEST` (invalid body) or `INVALID_KEY` (an unusable key or prefix)', schema: ERROR_SCHEMA })
+  @ApiResponse(STORAGE_SCOPE_RESPONSE)
+  @ApiResponse(SUBMIT_UNAVAILABLE_RESPONSE)
   create(
     @Tenant() tenant: string,
     @Body() body: unknown,

@@ -1,8 +1,9 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { resolveMediaBinaries } from '../../../libs/media/src/binaries';
+import { READINESS_SCHEMA } from './openapi';
 import { StorageGateway } from './storage.gateway';
 import { REDIS } from './tokens';
 
@@ -53,6 +54,8 @@ export class HealthController {
 
   @Get('ready')
   @ApiOperation({ summary: 'Redis answers PING, S3 answers, ffmpeg is present: 200, else 503 with per-check detail' })
+  @ApiResponse({ status: 200, description: 'every check passed', schema: READINESS_SCHEMA })
+  @ApiResponse({ status: 503, description: 'a check failed (`status: "unavailable"`; the failed check says why)', schema: READINESS_SCHEMA })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<{ status: 'ok' | 'unavailable'; checks: Record<string, CheckResult> }> {
     const [redis, s3, ffmpeg] = await Promise.all([
       probe(async () => `PING → ${await this.redis.ping()}`),

@@ -7,13 +7,15 @@ import { WebhookDeliveries } from '../../../libs/jobs/src/webhook-deliveries';
 import { ApiKeyGuard, Tenant } from './auth';
 import { ApiError } from './errors';
 import { Queues } from './infra.module';
-import { ERROR_SCHEMA } from './openapi';
+import { ERROR_SCHEMA, QUEUE_UNAVAILABLE_RESPONSE, TENANT_KEY_REQUIRED_RESPONSE } from './openapi';
 import { assertIdShape } from './records.store';
 import { APP_CONFIG, REDIS } from './tokens';
 
 @ApiTags('webhooks')
 @ApiBearerAuth()
 @ApiResponse({ status: 401, schema: ERROR_SCHEMA })
+@ApiResponse(TENANT_KEY_REQUIRED_RESPONSE)
+@ApiResponse(QUEUE_UNAVAILABLE_RESPONSE)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/webhooks/deliveries')
 export class WebhooksController {

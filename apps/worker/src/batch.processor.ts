@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import * as path from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { configSecrets, scrubSecrets, type AppConfig } from '../../../libs/config/src';
@@ -13,7 +12,9 @@ import {
   type ConversionJobData,
 } from '../../../libs/jobs/src';
 import { BATCH_COUNT_FIELDS, JOB_NAMES, type ConversionRecord } from '../../../libs/jobs/src/records';
+import { batchCompletedEventData } from '../../../libs/jobs/src/webhook-deliveries';
 import type { ObjectStorage } from '../../../libs/storage/src';
+import { prefixItemOutputCandidates } from '../../../libs/storage/src/output-names';
 import { StorageScopePolicy } from '../../../libs/storage/src/scope';
 import { classifyError, scrubbedError } from './errors';
 import { RecordStore } from './record-store';
@@ -111,7 +112,8 @@ export class BatchProcessor {
         if (data.output.bucket === data.source.bucket && data.output.prefix && obj.key.startsWith(data.output.prefix)) continue;
         const id = childConversionId(batchId, obj.key);
         const rel = obj.key.slice(data.source.prefix.length).replace(/^\/+/, '');
-        const ext = path.posix.extname(rel);
+        // Distinct across pages: `x.mp4` listed after `x.mov` keeps its extension (claimed per batch in Redis).
+        const outputBaseName = await this.records.claimOutputName(batchId, obj.key, prefixItemOutputCandidates(rel));
         const jobData: ConversionJobData = {
           conversionId: id,
           tenant: data.tenant,
@@ -120,7 +122,7 @@ export class BatchProcessor {
           options: data.options ?? {},
           ...(data.webhook ? { webhook: data.webhook } : {}),
           batchId,
-          outputBaseName: ext ? rel.slice(0, -ext.length) : rel,
+          outputBaseName,
         };
         const record: ConversionRecord & { batchId: string } = {
           id,
@@ -202,26 +204,14 @@ export class BatchProcessor {
     if (!record) throw new UnrecoverableError(`BATCH_RECORD_MISSING: no record for ${batchId}`);
     const webhookUrl = job.data.webhook?.url ?? record.webhook?.url;
     if (webhookUrl && (changed || record.status === 'completed')) {
-      const failures = found.failures.length
-        ? (await Promise.all(found.failures.map((id) => this.records.getConversion(id))))
-            .filter((r): r is ConversionRecord => r !== undefined)
-            .map((r) => ({ id: r.id, source: r.request.source, ...(r.error ? { error: r.error } : {}) }))
-        : [];
+      // The same body the API's GET (and its make-up emit of a lost event) builds: batchCompletedEventData.
+      const failed = found.failures.length ? await Promise.all(found.failures.map((id) => this.records.getConversion(id))) : [];
       await this.webhooks.emit({
         subjectId: batchId,
         tenant: record.tenant,
         url: webhookUrl,
         type: 'batch.completed',
-        data: {
-          id: batchId,
-          status: 'completed',
-          total: record.total,
-          counts,
-          ...(failures.length ? { failures } : {}),
-          ...((record as { error?: unknown }).error ? { error: (record as { error?: unknown }).error } : {}),
-          createdAt: record.createdAt,
-          finishedAt: record.finishedAt ?? finishedAt,
-        },
+        data: batchCompletedEventData({ ...found, record: { ...record, finishedAt: record.finishedAt ?? finishedAt } }, failed),
       });
     }
     this.log.log(`batch ${batchId} completed: ${JSON.stringify(counts)}`);

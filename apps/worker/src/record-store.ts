@@ -12,7 +12,41 @@ redis.call('HINCRBY', KEYS[2], 'queued', 1)
 redis.call('HINCRBY', KEYS[2], 'listed', 1)
 return 1`;
 
+/**
+ * Claims an output name of a prefix batch for one source key: KEYS[1] the batch's names hash; ARGV = source key,
+ * TTL seconds, highest numeric suffix, then (name, folded name) pairs in order of preference. The first candidate
+ * that is free or already this key's is taken (a retried page gets the same name again); when all are taken by
+ * other keys, `<last>_2`, `<last>_3`, … Returns the name, or false when even the suffixes ran out.
+ */
+const CLAIM_NAME_LUA = `
+local owner = ARGV[1]
+local function claim(folded)
+  if redis.call('HSETNX', KEYS[1], folded, owner) == 1 then return true end
+  return redis.call('HGET', KEYS[1], folded) == owner
+end
+local chosen = false
+for i = 4, #ARGV, 2 do
+  if claim(ARGV[i + 1]) then chosen = ARGV[i]; break end
+end
+if not chosen then
+  local last, lastFolded = ARGV[#ARGV - 1], ARGV[#ARGV]
+  for n = 2, tonumber(ARGV[3]) do
+    if claim(lastFolded .. '_' .. n) then chosen = last .. '_' .. n; break end
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return chosen`;
+
+/** Bound of the `_n` suffixes CLAIM_NAME_LUA tries (per key: a page of 1000 keys stays well within a second). */
+const MAX_NAME_SUFFIX = 1000;
+
+export class OutputNameExhaustedError extends Error {
+  readonly code = 'OUTPUT_NAME_EXHAUSTED';
+  readonly retryable = false;
+}
+
 type CasRedis = Redis & {
+  v2lClaimName(namesKey: string, owner: string, ttlSeconds: number, maxSuffix: number, ...candidates: string[]): Promise<string | null>;
   v2lCas(key: string, countsKey: string, expected: string, next: string, from: string, to: string): Promise<number>;
   v2lCreateChild(key: string, countsKey: string, record: string, ttlSeconds: number): Promise<number>;
 };
@@ -35,6 +69,7 @@ export class RecordStore {
     this.ttlSeconds = config.RECORD_TTL_SECONDS;
     const commands = redis as unknown as Partial<CasRedis>;
     if (!commands.v2lCas) redis.defineCommand('v2lCas', { numberOfKeys: 2, lua: RECORD_CAS_LUA });
+    if (!commands.v2lClaimName) redis.defineCommand('v2lClaimName', { numberOfKeys: 1, lua: CLAIM_NAME_LUA });
     if (!commands.v2lCreateChild) {
       redis.defineCommand('v2lCreateChild', { numberOfKeys: 2, lua: CREATE_CHILD_LUA });
     }
@@ -82,6 +117,18 @@ export class RecordStore {
       this.ttlSeconds,
     );
     return created === 1;
+  }
+
+  /**
+   * The output name of a key listed by a prefix batch: the first of `candidates` (prefixItemOutputCandidates) that
+   * no other key of the batch has claimed. Claims are kept per batch (with the record TTL) and pages are listed one
+   * after another in listing order, so the names are distinct across pages and the same for a retried page.
+   */
+  async claimOutputName(batchId: string, sourceKey: string, candidates: ReadonlyArray<{ name: string; folded: string }>): Promise<string> {
+    const args = candidates.flatMap((c) => [c.name, c.folded]);
+    const name = await this.redis.v2lClaimName(batchKeys.names(this.prefix, batchId), sourceKey, this.ttlSeconds, MAX_NAME_SUFFIX, ...args);
+    if (!name) throw new OutputNameExhaustedError(`no free output name for ${sourceKey} in batch ${batchId}`);
+    return name;
   }
 
   async recordBatchFailure(batchId: string, conversionId: string): Promise<void> {

@@ -77,6 +77,11 @@ export const batchKeys = {
   counts: (prefix: string, batchId: string) => `${prefix}:batch:${batchId}:counts`,
   /** list of failed conversion ids (LPUSH + LTRIM to the newest 1000) for the batch summary */
   failures: (prefix: string, batchId: string) => `${prefix}:batch:${batchId}:failures`,
+  /**
+   * hash of a prefix batch's claimed output names: case-folded name → the source key that owns it, so keys on
+   * different listing pages never share output keys (RecordStore.claimOutputName in the worker)
+   */
+  names: (prefix: string, batchId: string) => `${prefix}:batch:${batchId}:names`,
 };
 
 /** Job names used on the queues (BullMQ routes by queue; the name tells processors of one queue apart). */

@@ -8,7 +8,7 @@ import {
   type WebhookDeliveryRecord,
   type WebhookEventType,
 } from './index';
-import { JOB_NAMES, RECORD_CAS_LUA, conversionView, type ConversionRecord } from './records';
+import { BATCH_COUNT_FIELDS, JOB_NAMES, RECORD_CAS_LUA, conversionView, type BatchRecord, type ConversionRecord } from './records';
 
 /**
  * The one owner of webhook delivery records (`redisKeys.webhookDelivery`) and of the per-tenant delivery index
@@ -269,6 +269,64 @@ export async function ensureTerminalConversionEvent(
     url,
     type,
     data: await conversionEventData(record),
+  });
+  return r.enqueued ? r.eventId : undefined;
+}
+
+/** A batch as `readBatch` returns it (record, raw counters, newest failure ids). */
+export interface StoredBatch {
+  record: BatchRecord;
+  counts: Record<string, number>;
+  failures: string[];
+}
+
+/**
+ * `data` of `batch.completed`: the batch GET body (counts never negative; failures with `{ code, message }`).
+ * `failed` are the records of `batch.failures` that still exist, in that order.
+ */
+export function batchCompletedEventData(batch: StoredBatch, failed: ReadonlyArray<ConversionRecord | undefined>): unknown {
+  const { record } = batch;
+  const counts = Object.fromEntries(BATCH_COUNT_FIELDS.map((f) => [f, Math.max(0, batch.counts[f] ?? 0)]));
+  const failures = failed
+    .filter((r): r is ConversionRecord => r !== undefined)
+    .map((r) => ({ id: r.id, source: r.request.source, ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}) }));
+  const error = (record as BatchRecord & { error?: { code: string; message: string } }).error;
+  return {
+    id: record.id,
+    status: 'completed',
+    total: record.total ?? (batch.counts['listed'] ?? 0),
+    counts,
+    ...(failures.length ? { failures } : {}),
+    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+    createdAt: record.createdAt,
+    finishedAt: record.finishedAt ?? null,
+  };
+}
+
+/**
+ * Makes sure a completed batch that asked for a webhook has its `batch.completed` event: emits it (idempotently:
+ * the event id is `msg_<batch id>.completed`, the first delivery's job id) unless a delivery record exists.
+ * `loadFailures` reads the failed children's records (only called when an event is actually emitted).
+ * Returns the event id when it enqueued one.
+ */
+export async function ensureBatchCompletedEvent(
+  deliveries: WebhookDeliveries,
+  queue: WebhookQueue,
+  jobOptions: JobsOptions,
+  batch: StoredBatch,
+  loadFailures: (ids: string[]) => Promise<ReadonlyArray<ConversionRecord | undefined>>,
+): Promise<string | undefined> {
+  const { record } = batch;
+  const url = record.webhook?.url;
+  if (record.status !== 'completed' || !url) return undefined;
+  if (await deliveries.exists(webhookEventId(record.id, 'batch.completed'))) return undefined;
+  const failed = batch.failures.length ? await loadFailures(batch.failures) : [];
+  const r = await deliveries.emit(queue, jobOptions, {
+    subjectId: record.id,
+    tenant: record.tenant,
+    url,
+    type: 'batch.completed',
+    data: batchCompletedEventData(batch, failed),
   });
   return r.enqueued ? r.eventId : undefined;
 }

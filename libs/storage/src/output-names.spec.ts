@@ -1,4 +1,4 @@
-import { batchItemOutputNames, outputTempKey } from './output-names';
+import { batchItemOutputNames, outputTempKey, prefixItemOutputCandidates } from './output-names';
 import { assertOutputName, defaultOutputName } from './scope';
 
 const k = (key: string) => ({ bucket: 'b', key });
@@ -35,6 +35,23 @@ describe('batchItemOutputNames', () => {
     const names = batchItemOutputNames(items);
     expect(batchItemOutputNames(items)).toEqual(names);
     expect(new Set(names.map((n) => n.toLowerCase())).size).toBe(1000);
+  });
+});
+
+describe('prefixItemOutputCandidates', () => {
+  it('prefers the plain name, then the name with its extension; folded for case-insensitive claims', () => {
+    expect(prefixItemOutputCandidates('2024/IMG.MOV')).toEqual([
+      { name: '2024/IMG', folded: '2024/img' },
+      { name: '2024/IMG.MOV', folded: '2024/img.mov' },
+    ]);
+    // Only the last segment's extension counts; a key without one has a single candidate.
+    expect(prefixItemOutputCandidates('a.b/clip')).toEqual([{ name: 'a.b/clip', folded: 'a.b/clip' }]);
+  });
+
+  it('gives x.mov and x.mp4 the same first and distinct second candidates (what the claim falls back on)', () => {
+    const [mov, mp4] = [prefixItemOutputCandidates('x.mov'), prefixItemOutputCandidates('x.mp4')];
+    expect(mov[0].folded).toBe(mp4[0].folded);
+    expect(mov[1].folded).not.toBe(mp4[1].folded);
   });
 });
 

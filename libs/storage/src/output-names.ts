@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { MAX_CONVERSION_ID_LENGTH, OUTPUT_TEMP_FOLDER, defaultOutputName } from './scope';
 
 export { MAX_CONVERSION_ID_LENGTH, OUTPUT_TEMP_FOLDER };
@@ -56,6 +57,20 @@ export function batchItemOutputNames(items: readonly NamedSource[]): string[] {
     }
     throw new Error(`no free output name for ${name}`);
   });
+}
+
+/**
+ * The output names a key listed by a prefix batch may take, most preferred first (each with its case-folded form,
+ * the form clashes are judged by): its path below the prefix without the extension, then with it
+ * (`2024/x.mp4` → `2024/x`, then `2024/x.mp4`). A listing page cannot see the other pages, so the worker claims
+ * names per batch in Redis in listing order (`RecordStore.claimOutputName`): the first key keeps the plain name, a
+ * later one whose plain name is taken — `x.mp4` after `x.mov`, `img.mov` after `IMG.MOV` — keeps its extension,
+ * and only what clashes even then gets `_2`, `_3`, … after the last candidate.
+ */
+export function prefixItemOutputCandidates(rel: string): Array<{ name: string; folded: string }> {
+  const ext = path.posix.extname(rel);
+  const names = ext ? [rel.slice(0, -ext.length), rel] : [rel];
+  return names.map((name) => ({ name, folded: name.toLowerCase() }));
 }
 
 /** The folder segments of a key (empty segments from `//` or a leading `/` dropped). */
