@@ -8,8 +8,9 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { loadConfig, type AppConfig } from '../libs/config/src';
-import { QUEUES, conversionJobOptions, redisKeys, type BatchExpandJobData, type ConversionJobData } from '../libs/jobs/src';
-import { JOB_NAMES, batchKeys, type BatchRecord, type ConversionRecord, type ConversionRequest } from '../libs/jobs/src/records';
+import { QUEUES, redisKeys } from '../libs/jobs/src';
+import { type ConversionRecord, type ConversionRequest } from '../libs/jobs/src/records';
+import { enqueueConversion, enqueuePrefixBatch, newConversionRecord, newId, type SubmitTarget } from '../libs/jobs/src/submit';
 import { S3Storage } from '../libs/storage/src';
 import { startS3rver, type RunningS3rver } from '../libs/storage/src/testing/s3rver';
 import { WorkerHost, type WorkerTuning } from '../apps/worker/src/worker-host';
@@ -67,44 +68,33 @@ export async function startWorker(config: AppConfig, tuning: WorkerTuning & { pa
   };
 }
 
-/** Stands in for the API: writes the record first, then enqueues (the order the API uses). */
+/**
+ * Stands in for the API after its checks: submits through libs/jobs' submit functions, the very calls the API
+ * services make (same ids, record shapes, TTLs, job options and rollback).
+ */
 export class Producer {
   readonly redis: Redis;
   readonly conversions: Queue;
   readonly batches: Queue;
   readonly webhooks: Queue;
+  readonly target: SubmitTarget;
 
-  constructor(readonly prefix: string) {
+  constructor(
+    readonly prefix: string,
+    ttlSeconds = 30 * 24 * 3600,
+  ) {
     this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
     const opts = { connection: this.redis, prefix };
     this.conversions = new Queue(QUEUES.conversions, opts);
     this.batches = new Queue(QUEUES.batches, opts);
     this.webhooks = new Queue(QUEUES.webhooks, opts);
+    this.target = { redis: this.redis, prefix, ttlSeconds, conversions: this.conversions, batches: this.batches };
   }
 
   async submit(request: ConversionRequest, tenant = 'acme', outputBaseName?: string): Promise<string> {
-    const id = `cnv_${randomBytes(10).toString('hex')}`;
-    const record: ConversionRecord = {
-      id,
-      tenant,
-      status: 'queued',
-      progress: { stage: 'queued', percent: 0 },
-      request,
-      createdAt: new Date().toISOString(),
-    };
-    // With a TTL, as the api writes it (every key the system writes expires).
-    await this.redis.set(redisKeys.conversion(this.prefix, id), JSON.stringify(record), 'EX', 30 * 24 * 3600);
-    const data: ConversionJobData = {
-      conversionId: id,
-      tenant,
-      source: request.source,
-      output: request.output,
-      options: request.options ?? {},
-      ...(request.webhook ? { webhook: request.webhook } : {}),
-      ...(outputBaseName ? { outputBaseName } : {}),
-    };
-    await this.conversions.add(JOB_NAMES.convert, data, { ...conversionJobOptions, jobId: id });
-    return id;
+    const record = newConversionRecord(tenant, request, undefined, outputBaseName);
+    await enqueueConversion(this.target, record);
+    return record.id;
   }
 
   async submitPrefixBatch(
@@ -113,26 +103,8 @@ export class Producer {
     webhook?: { url: string },
     tenant = 'acme',
   ): Promise<string> {
-    const id = `bat_${randomBytes(10).toString('hex')}`;
-    const record: BatchRecord = {
-      id,
-      tenant,
-      kind: 'prefix',
-      status: 'queued',
-      total: null,
-      output,
-      ...(webhook ? { webhook } : {}),
-      source,
-      createdAt: new Date().toISOString(),
-      finishedAt: null,
-    };
-    await this.redis
-      .multi()
-      .set(redisKeys.batch(this.prefix, id), JSON.stringify(record))
-      .hset(batchKeys.counts(this.prefix, id), { queued: 0, active: 0, completed: 0, failed: 0, canceled: 0 })
-      .exec();
-    const data: BatchExpandJobData = { batchId: id, tenant, source, output, options: {}, ...(webhook ? { webhook } : {}) };
-    await this.batches.add(JOB_NAMES.expand, data, { attempts: 5, backoff: { type: 'exponential', delay: 500 }, jobId: `${id}.expand.0` });
+    const id = newId('bat');
+    await enqueuePrefixBatch(this.target, id, tenant, { source, output, ...(webhook ? { webhook } : {}) });
     return id;
   }
 

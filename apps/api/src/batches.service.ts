@@ -1,24 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { FlowJobNode } from 'bullmq';
 import type Redis from 'ioredis';
-import {
-  QUEUES,
-  batchExpandJobOptions,
-  conversionJobOptions,
-  redisKeys,
-  webhookJobOptions,
-  type BatchExpandJobData,
-  type BatchJobData,
-} from '../../../libs/jobs/src';
+import { webhookJobOptions } from '../../../libs/jobs/src';
 import { batchItemOutputNames } from '../../../libs/storage/src/output-names';
-import { JOB_NAMES, batchKeys, type BatchRecord, type BatchStatus } from '../../../libs/jobs/src/records';
+import { type BatchRecord, type BatchStatus } from '../../../libs/jobs/src/records';
+import { enqueueItemsBatch, enqueuePrefixBatch, newId } from '../../../libs/jobs/src/submit';
 import { WebhookDeliveries, ensureBatchCompletedEvent, type StoredBatch } from '../../../libs/jobs/src/webhook-deliveries';
 import type { AppConfig } from '../../../libs/config/src';
-import { conversionJobData, newConversionRecord } from './conversions.service';
 import { ApiError } from './errors';
 import { Idempotency } from './idempotency';
 import { Queues } from './infra.module';
-import { RecordStore, assertIdShape, newId } from './records.store';
+import { RecordStore, assertIdShape } from './records.store';
 import type { CreateBatchBody } from './schemas';
 import { StoragePolicy } from './storage-policy';
 import { TargetPolicy } from './target-policy';
@@ -66,90 +57,19 @@ export class BatchesService {
       const owner = await this.idempotency.claim(tenant, 'batches', idempotencyKey, id, body);
       if (!owner.fresh) return { id: owner.id, ...total };
     }
-    const written: string[] = [];
     try {
-      await this.enqueue(tenant, id, body, written);
+      // Records first, then the job(s); the records written are deleted again when enqueueing fails.
+      const target = this.queues.submitTarget;
+      const { source } = body;
+      if ('prefix' in source) await enqueuePrefixBatch(target, id, tenant, { ...body, source });
+      // Every item gets its own output keys: names that clash keep their sub-path or get a suffix (documented).
+      else await enqueueItemsBatch(target, id, tenant, { ...body, source }, batchItemOutputNames(source.items));
     } catch (e) {
-      // Nothing half-made stays visible: the records written so far go, the key is freed for the retry.
-      if (written.length) await this.redis.del(...written).catch(() => undefined);
+      // Nothing half-made stays visible: the key is freed for the retry.
       if (idempotencyKey) await this.idempotency.release(tenant, 'batches', idempotencyKey, id);
       throw e;
     }
     return { id, ...total };
-  }
-
-  /** Writes the records (listing their keys in `written` first) and enqueues. */
-  private async enqueue(tenant: string, id: string, body: CreateBatchBody, written: string[]): Promise<void> {
-    const prefix = this.records.prefix;
-    const ttl = this.records.ttlSeconds;
-    const base = {
-      id,
-      tenant,
-      status: 'queued' as const,
-      output: body.output,
-      ...(body.options ? { options: body.options } : {}),
-      ...(body.webhook ? { webhook: body.webhook } : {}),
-      createdAt: new Date().toISOString(),
-      finishedAt: null,
-    };
-
-    if ('prefix' in body.source) {
-      const record: BatchRecord = { ...base, kind: 'prefix', total: null, source: body.source };
-      written.push(redisKeys.batch(prefix, id), batchKeys.counts(prefix, id));
-      await this.redis
-        .multi()
-        .set(redisKeys.batch(prefix, id), JSON.stringify(record), 'EX', ttl)
-        .hset(batchKeys.counts(prefix, id), { queued: 0, active: 0, completed: 0, failed: 0, canceled: 0 })
-        .expire(batchKeys.counts(prefix, id), ttl)
-        .exec();
-      // One job lists the first page; the worker enqueues the next page itself, so 100 000 keys are never
-      // held in memory (or in one job payload) at once.
-      const data: BatchExpandJobData = {
-        batchId: id,
-        tenant,
-        source: { bucket: body.source.bucket, prefix: body.source.prefix },
-        output: body.output,
-        options: body.options ?? {},
-        ...(body.webhook ? { webhook: body.webhook } : {}),
-      };
-      await this.queues.batches.add(JOB_NAMES.expand, data, { ...batchExpandJobOptions, jobId: `${id}.expand.0` });
-      return;
-    }
-
-    const items = body.source.items;
-    // Every item gets its own output keys: names that clash keep their sub-path or get a suffix (documented).
-    const names = batchItemOutputNames(items);
-    const children = items.map((source, i) => ({
-      ...newConversionRecord(tenant, { source, output: body.output, options: body.options, webhook: body.webhook }, id),
-      outputBaseName: names[i],
-    }));
-    const record: BatchRecord = { ...base, kind: 'items', total: items.length, source: { items: items.length } };
-    written.push(redisKeys.batch(prefix, id), batchKeys.counts(prefix, id), ...children.map((c) => this.records.conversionKey(c.id)));
-    const multi = this.redis
-      .multi()
-      .set(redisKeys.batch(prefix, id), JSON.stringify(record), 'EX', ttl)
-      .hset(batchKeys.counts(prefix, id), { queued: items.length, active: 0, completed: 0, failed: 0, canceled: 0 })
-      .expire(batchKeys.counts(prefix, id), ttl);
-    for (const c of children) multi.set(this.records.conversionKey(c.id), JSON.stringify(c), 'EX', ttl);
-    await multi.exec();
-
-    // The parent completes when every child has ended; a failed child must not hold it in
-    // waiting-children forever, hence ignoreDependencyOnFailure.
-    const parent: BatchJobData = { batchId: id, tenant, ...(body.webhook ? { webhook: body.webhook } : {}) };
-    await this.queues.flows.add({
-      name: JOB_NAMES.batch,
-      queueName: QUEUES.batches,
-      data: parent,
-      opts: { jobId: id, removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 } },
-      children: children.map(
-        (c): FlowJobNode => ({
-          name: JOB_NAMES.convert,
-          queueName: QUEUES.conversions,
-          data: conversionJobData(c),
-          opts: { ...conversionJobOptions, jobId: c.id, ignoreDependencyOnFailure: true },
-        }),
-      ),
-    });
   }
 
   async get(tenant: string, id: string): Promise<BatchView> {

@@ -1,16 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import {
-  conversionJobOptions,
-  redisKeys,
-  type ConversionJobData,
-  type ConversionStatus,
-} from '../../../libs/jobs/src';
-import { JOB_NAMES, conversionView, type ConversionRecord, type ConversionView } from '../../../libs/jobs/src/records';
+import { redisKeys, type ConversionStatus } from '../../../libs/jobs/src';
+import { conversionView, type ConversionRecord, type ConversionView } from '../../../libs/jobs/src/records';
+import { enqueueConversion, newConversionRecord } from '../../../libs/jobs/src/submit';
 import { ApiError } from './errors';
 import { Idempotency } from './idempotency';
 import { Queues } from './infra.module';
-import { RecordStore, assertIdShape, newId } from './records.store';
+import { RecordStore, assertIdShape } from './records.store';
 import type { CreateConversionBody } from './schemas';
 import { StorageGateway } from './storage.gateway';
 import { StoragePolicy } from './storage-policy';
@@ -21,36 +17,6 @@ import { webhookEventId, webhookJobOptions } from '../../../libs/jobs/src';
 import { WebhookDeliveries, ensureTerminalConversionEvent, terminalConversionEvent } from '../../../libs/jobs/src/webhook-deliveries';
 
 const ENDED: ReadonlySet<ConversionStatus> = new Set(['completed', 'failed', 'canceled']);
-
-export function conversionJobData(record: ConversionRecord): ConversionJobData {
-  const { source, output, options, webhook } = record.request;
-  return {
-    conversionId: record.id,
-    tenant: record.tenant,
-    source,
-    output,
-    options: options ?? {},
-    ...(webhook ? { webhook } : {}),
-    ...(record.batchId ? { batchId: record.batchId } : {}),
-    ...(record.outputBaseName ? { outputBaseName: record.outputBaseName } : {}),
-  };
-}
-
-export function newConversionRecord(
-  tenant: string,
-  request: ConversionRecord['request'],
-  batchId?: string,
-): ConversionRecord {
-  return {
-    id: newId('cnv'),
-    tenant,
-    status: 'queued',
-    progress: { stage: 'queued', percent: 0 },
-    request,
-    ...(batchId ? { batchId } : {}),
-    createdAt: new Date().toISOString(),
-  };
-}
 
 @Injectable()
 export class ConversionsService {
@@ -80,15 +46,10 @@ export class ConversionsService {
     }
 
     try {
-      // Record first: a worker that picks the job up must find it.
-      await this.redis.set(this.records.conversionKey(record.id), JSON.stringify(record), 'EX', this.records.ttlSeconds);
-      await this.queues.conversions.add(JOB_NAMES.convert, conversionJobData(record), {
-        ...conversionJobOptions,
-        jobId: record.id,
-      });
+      // Record first, then the job; the record is deleted again when the job cannot be added.
+      await enqueueConversion(this.queues.submitTarget, record);
     } catch (e) {
-      // Nothing was queued: forget the record and free the key so the client's retry can succeed.
-      await this.redis.del(this.records.conversionKey(record.id)).catch(() => undefined);
+      // Nothing was queued: free the key so the client's retry can succeed.
       if (idempotencyKey) await this.idempotency.release(tenant, 'conversions', idempotencyKey, record.id);
       throw e;
     }

@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import { configSecrets, loadConfig, type AppConfig } from '../../../libs/config/src';
 import { QUEUES } from '../../../libs/jobs/src';
 import { createRedis, watchRedisErrors } from '../../../libs/jobs/src/redis';
+import type { SubmitTarget } from '../../../libs/jobs/src/submit';
 import { AdminKeyGuard, ApiKeyAuth, ApiKeyGuard } from './auth';
 import { StorageGateway } from './storage.gateway';
 import { APP_CONFIG, REDIS } from './tokens';
@@ -19,6 +20,8 @@ export class Queues implements OnApplicationShutdown {
   readonly batches: Queue;
   readonly webhooks: Queue;
   readonly flows: FlowProducer;
+  /** where libs/jobs' submit functions write records and add jobs (the one submit path) */
+  readonly submitTarget: SubmitTarget;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig, @Inject(REDIS) private readonly redis: Redis) {
     const opts = { connection: redis, prefix: config.QUEUE_PREFIX };
@@ -26,6 +29,14 @@ export class Queues implements OnApplicationShutdown {
     this.batches = new Queue(QUEUES.batches, opts);
     this.webhooks = new Queue(QUEUES.webhooks, opts);
     this.flows = new FlowProducer(opts);
+    this.submitTarget = {
+      redis,
+      prefix: config.QUEUE_PREFIX,
+      ttlSeconds: config.RECORD_TTL_SECONDS,
+      conversions: this.conversions,
+      batches: this.batches,
+      flows: this.flows,
+    };
     // Without a listener BullMQ falls back to console.error(err): the whole ioredis error, AUTH arguments included.
     const log = new Logger('queues');
     const secrets = configSecrets(config);

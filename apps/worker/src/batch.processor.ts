@@ -12,6 +12,7 @@ import {
   type ConversionJobData,
 } from '../../../libs/jobs/src';
 import { BATCH_COUNT_FIELDS, JOB_NAMES, type ConversionRecord } from '../../../libs/jobs/src/records';
+import { batchParentJobOptions } from '../../../libs/jobs/src/submit';
 import { batchCompletedEventData } from '../../../libs/jobs/src/webhook-deliveries';
 import type { ObjectStorage } from '../../../libs/storage/src';
 import { prefixItemOutputCandidates } from '../../../libs/storage/src/output-names';
@@ -23,8 +24,6 @@ import { WebhookEvents } from './webhook-events';
 import { WorkerQueues } from './queues';
 
 export const LIST_PAGE_SIZE = 1000;
-
-const parentJobOptions = { removeOnComplete: { age: 7 * 24 * 3600 }, removeOnFail: { age: 30 * 24 * 3600 } };
 
 /** `cnv_` + 26 base32 characters derived from (batch, key): a retried page re-adds the same ids, not new ones. */
 export function childConversionId(batchId: string, key: string): string {
@@ -82,7 +81,7 @@ export class BatchProcessor {
         name: JOB_NAMES.batch,
         queueName: QUEUES.batches,
         data: { batchId, tenant: data.tenant, ...(data.webhook ? { webhook: data.webhook } : {}) } satisfies BatchJobData,
-        opts: { ...parentJobOptions, jobId: batchId },
+        opts: { ...batchParentJobOptions, jobId: batchId },
         children: [
           {
             name: JOB_NAMES.expand,
