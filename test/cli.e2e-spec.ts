@@ -217,10 +217,11 @@ describe('vid2live convert: only real media containers', () => {
     expect(fs.existsSync(path.join(out, 'notes.MOV'))).toBe(false);
   });
 
-  it('the cut-short video of a real Pixel Motion Photo → INPUT_TRUNCATED (not FFMPEG_FAILED); the JPEG itself → INPUT_IS_IMAGE', () => {
+  it('the cut-short video of a real Pixel Motion Photo → INPUT_TRUNCATED (not FFMPEG_FAILED); the Motion Photo JPEG itself → INPUT_TRUNCATED too', () => {
     expect(files['pixel-embedded.mp4']).toMatchObject({ status: 'failed', error: { code: 'INPUT_TRUNCATED' } });
     expect(files['pixel-embedded.mp4'].error!.message).toContain('pixel-embedded.mp4');
-    expect(files['pixel-motion-photo-shortened.jpg']).toMatchObject({ status: 'failed', error: { code: 'INPUT_IS_IMAGE' } });
+    expect(files['pixel-motion-photo-shortened.jpg']).toMatchObject({ status: 'failed', error: { code: 'INPUT_TRUNCATED' } });
+    expect(files['pixel-motion-photo-shortened.jpg'].error!.message).toContain('pixel-motion-photo-shortened.jpg');
   });
 
   it('real WebM and QuickTime clips are still converted', () => {

@@ -15,6 +15,7 @@ import {
   type StageProgress,
 } from '../../../libs/livephoto/src';
 import { discoverSources, type DiscoveredSource } from './discover';
+import { isMotionPhotoFile } from '../../../libs/livephoto/src/sources/motion-photo-layout';
 
 export interface ConvertCommandOptions {
   output: string;
@@ -134,7 +135,9 @@ async function convertOne(
   const seconds = () => (Date.now() - t0) / 1000;
   const outputDir = path.join(opts.output, path.dirname(src.outputStem));
   const baseName = path.basename(src.outputStem);
-  const expected = outputPaths(outputDir, baseName, opts.convert);
+  // A Motion Photo keeps its own JPEG as the still and writes no Motion Photo: its pair is NAME.JPG + NAME.MOV.
+  const motionPhotoSource = await isMotionPhotoFile(src.sourcePath);
+  const expected = outputPaths(outputDir, baseName, motionPhotoSource ? { ...opts.convert, still: 'jpeg', motionPhoto: false } : opts.convert);
   try {
     // Resumable: a pair from an earlier run is kept only if it is valid and was made from these very source
     // bytes with these options (its MOV records the fingerprint); a name alone proves nothing.

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { isMotionPhotoFile, MOTION_PHOTO_EXTENSIONS } from '../../../libs/livephoto/src/sources/motion-photo-layout';
 
 /** Extensions we treat as videos when walking a folder. Files named explicitly are always attempted. */
 export const VIDEO_EXTENSIONS = new Set([
@@ -43,7 +44,10 @@ export async function discoverSources(inputs: string[], outputDir: string): Prom
     if (st?.isDirectory()) {
       const files = await walk(abs, outAbs);
       for (const file of files.sort()) {
-        if (!VIDEO_EXTENSIONS.has(path.extname(file).toLowerCase())) {
+        const ext = path.extname(file).toLowerCase();
+        // A photo is a source only when it is a Motion Photo (its video inside): checked from its header and tail.
+        const isSource = VIDEO_EXTENSIONS.has(ext) || (MOTION_PHOTO_EXTENSIONS.has(ext) && (await isMotionPhotoFile(file)));
+        if (!isSource) {
           skipped.push(file);
           continue;
         }
@@ -60,7 +64,9 @@ export async function discoverSources(inputs: string[], outputDir: string): Prom
 
 function stripExt(p: string): string {
   const ext = path.extname(p);
-  return ext ? p.slice(0, -ext.length) : p;
+  const stem = ext ? p.slice(0, -ext.length) : p;
+  // `PXL_….MP.jpg` (the Motion Photo file-name pattern) → `PXL_…`: the pair is PXL_….JPG + PXL_….MOV
+  return MOTION_PHOTO_EXTENSIONS.has(ext.toLowerCase()) && /[^/\\]\.MP$/i.test(stem) ? stem.slice(0, -3) : stem;
 }
 
 async function walk(dir: string, exclude: string): Promise<string[]> {

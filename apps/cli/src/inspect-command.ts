@@ -1,8 +1,10 @@
 import { inspectLivePhoto, inspectMotionPhoto, type InspectReport } from '../../../libs/livephoto/src';
 
-export async function runInspect(still: string, movie: string | undefined): Promise<InspectReport> {
-  return movie ? inspectLivePhoto(still, movie) : inspectMotionPhoto(still);
+export async function runInspect(still: string, movie: string | undefined, options: { wallpaper?: boolean } = {}): Promise<InspectReport> {
+  return movie ? inspectLivePhoto(still, movie, options.wallpaper ? { wallpaper: true } : {}) : inspectMotionPhoto(still);
 }
+
+const WALLPAPER_STATUS_LABEL = { met: 'met    ', 'not-met': 'NOT MET', unknown: 'unknown' } as const;
 
 export function describeReport(r: InspectReport): string[] {
   const lines: string[] = [];
@@ -11,5 +13,9 @@ export function describeReport(r: InspectReport): string[] {
   for (const [label, value] of Object.entries(r.facts)) lines.push(`  ${label}: ${value}`);
   for (const e of r.errors) lines.push(`  error   ${e.code}: ${e.message}`);
   for (const w of r.warnings) lines.push(`  warning ${w.code}: ${w.message}`);
+  if (r.wallpaper) {
+    lines.push(`${r.wallpaper.ready ? 'WALLPAPER-READY' : 'NOT WALLPAPER-READY'} (lock-screen Live Wallpaper; ${r.wallpaper.note})`);
+    for (const q of r.wallpaper.requirements) lines.push(`  ${WALLPAPER_STATUS_LABEL[q.status]} ${q.id}: ${q.detail} [${q.evidence}]`);
+  }
   return lines;
 }

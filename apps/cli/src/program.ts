@@ -20,6 +20,13 @@ function keyFrame(raw: string): number | 'auto' {
   return raw === 'auto' ? 'auto' : seconds('--key-frame')(raw);
 }
 
+/** `--crop WxH+X+Y` (ImageMagick geometry), in upright source pixels. */
+function cropRect(raw: string): { x: number; y: number; width: number; height: number } {
+  const m = /^(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?)$/.exec(raw.trim());
+  if (!m) throw new InvalidArgumentError('--crop is WxH+X+Y, e.g. 607x1080+400+0');
+  return { width: Number(m[1]), height: Number(m[2]), x: Number(m[3]), y: Number(m[4]) };
+}
+
 function positiveInt(raw: string): number {
   const v = Number(raw);
   if (!Number.isInteger(v) || v < 1 || v > 64) throw new InvalidArgumentError('must be a whole number from 1 to 64');
@@ -57,6 +64,12 @@ export function buildProgram(): Command {
     .addOption(new Option('--still <format>', 'still format').choices(['jpeg', 'heic']).default('jpeg'))
     .addOption(new Option('--codec <codec>', 'video codec of the MOV').choices(['h264', 'hevc']).default('h264'))
     .option('--motion-photo', 'also write a Google Motion Photo NAME.MP.jpg', false)
+    .addOption(
+      new Option('--profile <profile>', 'wallpaper: iOS lock-screen Live Wallpaper (1080×1920, 60 fps, 1 s, HEIC; not verified on a device — docs/wallpaper.md)')
+        .choices(['standard', 'wallpaper'])
+        .default('standard'),
+    )
+    .option('--crop <WxH+X+Y>', 'wallpaper framing: a 9:16 rectangle of the upright source, e.g. 607x1080+400+0 (default: centred)', cropRect)
     .option('--concurrency <n>', 'files converted at once', positiveInt, 1)
     .option('--json', 'print a JSON summary on stdout instead of text', false)
     .action(async (inputs: string[], o) => {
@@ -71,7 +84,10 @@ export function buildProgram(): Command {
         still: o.still,
         codec: o.codec,
         motionPhoto: o.motionPhoto,
+        ...(o.profile === 'wallpaper' ? { profile: 'wallpaper' as const } : {}),
+        ...(o.crop ? { crop: o.crop } : {}),
       };
+      if (o.crop && o.profile !== 'wallpaper') throw new InvalidArgumentError('--crop needs --profile wallpaper');
       const tty = !o.json && process.stderr.isTTY === true;
       const log = (line: string) => process.stderr.write(line + '\n');
       if (!o.json) log(describeMediaBinaries());
@@ -103,11 +119,13 @@ export function buildProgram(): Command {
     .argument('<still>', 'JPEG/HEIC still, or a Motion Photo JPEG')
     .argument('[movie]', 'the paired MOV')
     .option('--json', 'print the report as JSON', false)
+    .option('--wallpaper', 'also report each lock-screen Live Wallpaper requirement (met / not met / unknown)', false)
     .action(async (still: string, movie: string | undefined, o) => {
-      const report = await runInspect(still, movie);
+      if (o.wallpaper && !movie) throw new InvalidArgumentError('--wallpaper needs the pair: <still> <movie>');
+      const report = await runInspect(still, movie, { wallpaper: o.wallpaper });
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else for (const line of describeReport(report)) process.stdout.write(line + '\n');
-      process.exitCode = report.valid ? 0 : 1;
+      process.exitCode = report.valid && (!report.wallpaper || report.wallpaper.ready) ? 0 : 1;
     });
 
   program

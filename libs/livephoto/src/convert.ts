@@ -10,8 +10,11 @@ import { planClip } from './stages/plan';
 import { captureTimeWarnings } from './stages/capture-time';
 import { probeSource } from './stages/probe';
 import { renderClip } from './stages/render';
+import { detectMotionPhotoSource } from './sources/motion-photo-layout';
+import { convertMotionPhotoSource } from './sources/motion-photo-source';
 import { HDR_REFERENCE_WHITE_NITS } from './stages/color';
-import type { ConvertOptions, LivePhotoResult, PlanWarning, SourceInfo as LivePhotoSource, StageContext } from './types';
+import { WALLPAPER_PROFILE } from './types';
+import type { ClipPlan, ConvertOptions, CropRect, LivePhotoResult, PlanWarning, SourceInfo as LivePhotoSource, StageContext } from './types';
 
 export interface ConvertRequest {
   /**
@@ -43,7 +46,7 @@ export interface OutputPaths {
 /** The files a conversion writes: the same basename side by side, upper-case extensions like an iPhone. */
 export function outputPaths(outputDir: string, baseName: string, options: ConvertOptions = {}): OutputPaths {
   return {
-    still: path.join(outputDir, `${baseName}.${options.still === 'heic' ? 'HEIC' : 'JPG'}`),
+    still: path.join(outputDir, `${baseName}.${options.still === 'heic' || options.profile === 'wallpaper' ? 'HEIC' : 'JPG'}`),
     movie: path.join(outputDir, `${baseName}.MOV`),
     ...(options.motionPhoto ? { motionPhoto: path.join(outputDir, motionPhotoFileName(baseName)) } : {}),
   };
@@ -135,11 +138,30 @@ export async function makeOutputDir(dir: string): Promise<void> {
 
 async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<LivePhotoResult> {
   const options = req.options ?? {};
-  const stillFormat = options.still ?? 'jpeg';
+  const wallpaper = options.profile === 'wallpaper';
+  if (options.profile !== undefined && options.profile !== 'standard' && !wallpaper) {
+    throw new LivePhotoError('INVALID_OPTIONS', `profile must be 'standard' or 'wallpaper', got ${String(options.profile)}`);
+  }
+  if (options.crop !== undefined && !wallpaper) throw new LivePhotoError('INVALID_OPTIONS', 'crop is only available with the wallpaper profile');
+  const stillFormat = wallpaper ? WALLPAPER_PROFILE.still : options.still ?? 'jpeg';
   const out = outputPaths(req.outputDir, req.baseName, options);
 
+  // A Motion Photo (a JPEG with its video inside) is a photo and a video at once: its own photo becomes the still.
+  const motionPhoto = isRemoteSource(req.source) ? null : await detectMotionPhotoSource(req.source);
+  if (motionPhoto) {
+    if (wallpaper) {
+      throw new LivePhotoError('INVALID_OPTIONS', `the wallpaper profile is not available for a Motion Photo source (${req.source}); convert its video`);
+    }
+    await makeOutputDir(req.outputDir);
+    // The original JPEG is kept as it is (no re-encode), whatever still format was asked for.
+    const jpegOut = outputPaths(req.outputDir, req.baseName, { ...options, still: 'jpeg', motionPhoto: false });
+    return convertMotionPhotoSource(req, motionPhoto, jpegOut, ctx);
+  }
+
   const source = await probeSource(req.source, ctx);
-  const plan = await planClip(source, options, ctx);
+  const crop = wallpaper ? wallpaperCrop(source, options.crop) : undefined;
+  const planned = await planClip(source, wallpaper ? { ...options, duration: options.duration ?? WALLPAPER_PROFILE.duration } : options, ctx);
+  const plan = wallpaper ? wallpaperPlan(planned, options) : planned;
   throwIfAborted(ctx.signal);
 
   await makeOutputDir(req.outputDir);
@@ -147,8 +169,11 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
   try {
     const rendered = await renderClip(req.source, source, plan, {
       workDir,
-      codec: options.codec ?? 'h264',
+      codec: options.codec ?? (wallpaper ? WALLPAPER_PROFILE.codec : 'h264'),
       stillFormat: stillFormat === 'jpeg' ? 'jpeg' : 'png',
+      ...(crop
+        ? { fps: WALLPAPER_PROFILE.fps, frame: { width: WALLPAPER_PROFILE.width, height: WALLPAPER_PROFILE.height, crop }, audio: false }
+        : {}),
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     });
@@ -167,6 +192,7 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
         outMovie: out.movie,
         contentIdentifier: req.contentIdentifier,
         fingerprint: req.fingerprint,
+        wallpaper,
       },
       ctx,
     );
@@ -210,8 +236,53 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
       // Capture-time warnings come from the source's metadata, not from the clip plan.
       warnings: [...plan.warnings, ...toneMappingWarnings(source, rendered.toneMapped), ...captureTimeWarnings(source)],
       reasons: plan.reasons,
+      ...(wallpaper ? { profile: 'wallpaper' as const } : {}),
     };
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Said in every wallpaper result: what the profile is based on, and that no device confirmed it. */
+export const WALLPAPER_DISCLAIMER =
+  'wallpaper profile: 1080×1920, 60 fps, live-photo-info track, HEIC still — copies the structure of generated files ' +
+  'reported to work as iOS 17+ lock-screen Live Wallpapers (docs/wallpaper.md); not verified on a device';
+
+/**
+ * The wallpaper's 9:16 framing, in upright source pixels: the user's rectangle (checked: inside the picture, 9:16
+ * within 1 %), else the largest 9:16 rectangle centred on the picture.
+ */
+export function wallpaperCrop(source: Pick<LivePhotoSource, 'displayWidth' | 'displayHeight'>, crop?: CropRect): CropRect {
+  const W = source.displayWidth;
+  const H = source.displayHeight;
+  const aspect = WALLPAPER_PROFILE.width / WALLPAPER_PROFILE.height;
+  if (crop) {
+    const { x, y, width, height } = crop;
+    const ok = [x, y, width, height].every((v) => typeof v === 'number' && Number.isFinite(v)) && x >= 0 && y >= 0 && width >= 2 && height >= 2;
+    if (!ok || x + width > W + 0.5 || y + height > H + 0.5) {
+      throw new LivePhotoError('INVALID_OPTIONS', `crop ${width}x${height}+${x}+${y} is not inside the ${W}×${H} picture`, { crop, width: W, height: H });
+    }
+    if (Math.abs(width / height - aspect) / aspect > 0.01) {
+      throw new LivePhotoError('INVALID_OPTIONS', `crop ${width}x${height} is not 9:16 (the wallpaper is ${WALLPAPER_PROFILE.width}×${WALLPAPER_PROFILE.height})`, { crop });
+    }
+    return { x, y, width, height };
+  }
+  const width = Math.min(W, H * aspect);
+  const height = width / aspect;
+  return { x: (W - width) / 2, y: (H - height) / 2, width, height };
+}
+
+/**
+ * The wallpaper's key frame: 0.5 s into the clip (the working recipes' still-image-time; TouSC issue #2 reports
+ * 0 s failing where 0.5 s works), unless the user chose a key-frame time.
+ */
+function wallpaperPlan(plan: ClipPlan, options: ConvertOptions): ClipPlan {
+  if (typeof options.keyFrame === 'number') return { ...plan, reasons: [...plan.reasons, WALLPAPER_DISCLAIMER] };
+  const stillOffset = Math.min(WALLPAPER_PROFILE.stillOffset, Math.floor((plan.duration * WALLPAPER_PROFILE.fps) / 2) / WALLPAPER_PROFILE.fps);
+  return {
+    ...plan,
+    stillOffset,
+    stillFrameIndex: Math.round(stillOffset * 30),
+    reasons: [...plan.reasons, `key frame ${stillOffset.toFixed(2)} s into the clip (the wallpaper recipes' still time)`, WALLPAPER_DISCLAIMER],
+  };
 }

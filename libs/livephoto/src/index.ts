@@ -3,6 +3,7 @@ export * from './errors';
 export * from './types';
 export * from './convert';
 export * from './inspect';
+export * from './wallpaper-check';
 export * from './fingerprint';
 export { probeSource } from './stages/probe';
 export { planClip } from './stages/plan';

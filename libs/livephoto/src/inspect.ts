@@ -4,6 +4,7 @@ import { readHeicExifFromHandle } from './heif';
 import { readMotionPhoto } from './motion-photo';
 import { readLivePhotoMov } from './quicktime';
 import { openRegularFile, readAt } from './quicktime/regular-file';
+import { wallpaperReport, type WallpaperReport } from './wallpaper-check';
 
 /**
  * The validator: is this pair a Live Photo, and if not, why not (spec §5 checklist). Errors are what stops a
@@ -53,6 +54,8 @@ export interface InspectOptions {
    * default DEFAULT_MAX_STILL_BYTES
    */
   maxStillBytes?: number;
+  /** also check the lock-screen Live Wallpaper requirements (report.wallpaper; see wallpaper-check.ts) */
+  wallpaper?: boolean;
 }
 
 /** A still photo over this is no phone's (a 48 MP HEIC is ~10 MB, a 48 MP JPEG ~25 MB). */
@@ -73,6 +76,8 @@ export interface InspectReport {
   facts: Record<string, string>;
   errors: InspectIssue[];
   warnings: InspectIssue[];
+  /** with `wallpaper: true`: each wallpaper requirement, met / not-met / unknown */
+  wallpaper?: WallpaperReport;
 }
 
 const UUID_ANY_CASE = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
@@ -165,7 +170,7 @@ export async function inspectLivePhoto(stillPath: string, moviePath: string, opt
     // Byte compare: immich and Photos match exactly, case included.
     err('CONTENT_ID_MISMATCH', `the still says ${stillId} but the movie says ${movieId}`);
   }
-  return {
+  const report: InspectReport = {
     kind: 'live-photo',
     valid: errors.length === 0,
     contentIdentifier: errors.length === 0 ? stillId : stillId ?? movieId,
@@ -174,6 +179,8 @@ export async function inspectLivePhoto(stillPath: string, moviePath: string, opt
     errors,
     warnings,
   };
+  if (options.wallpaper) report.wallpaper = await wallpaperReport(stillPath, moviePath, report);
+  return report;
 }
 
 function checkIdentifierShape(where: string, id: string, err: (c: InspectCode, m: string) => void): void {

@@ -33,7 +33,8 @@ const CASES: Expected[] = [
   { file: 'hlg10-color-test.mp4', size: [1920, 1080], warnings: ['HDR_TONE_MAPPED', 'SOURCE_EXTENDED'] },
   // two HEVC tracks: the 2.1 s 1024×768 clip, not the one-frame 2048×1536 still track
   { file: 'pixel-motion-photo-2-hevc-tracks.mp4', size: [768, 1024], notWarnings: ['HDR_TONE_MAPPED'] },
-  { file: 'pixel-motion-photo-shortened.jpg', error: 'INPUT_IS_IMAGE' },
+  // a Motion Photo source whose embedded video was cut short upstream
+  { file: 'pixel-motion-photo-shortened.jpg', error: 'INPUT_TRUNCATED' },
   { file: 'portrait_4k60.mp4', size: [1080, 1920], warnings: ['SOURCE_EXTENDED', 'CAPTURE_TIME_UTC'], notWarnings: ['HDR_TONE_MAPPED'] },
   // 10-bit but SDR: converted to 8 bits, not tone mapped
   { file: 'roadtrip-vp92-10bit.webm', size: [426, 240], notWarnings: ['HDR_TONE_MAPPED'] },

@@ -110,11 +110,45 @@ export interface ClipPlan {
 export type StillFormat = 'jpeg' | 'heic';
 export type VideoCodec = 'h264' | 'hevc';
 
+/**
+ * `standard`: an ordinary Live Photo. `wallpaper`: the lock-screen Live Wallpaper profile of docs/wallpaper.md —
+ * portrait 1080×1920, 60 fps H.264, 1 s, still at 0.5 s, HEIC still, live-photo-info track. It copies the structure
+ * of generated files reported to work as wallpapers; it is not verified on a device.
+ */
+export type ConvertProfile = 'standard' | 'wallpaper';
+
+/** A rectangle of the upright source picture (display pixels, origin top left). */
+export interface CropRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 export interface ConvertOptions extends PlanOptions {
   still?: StillFormat;
   codec?: VideoCodec;
   motionPhoto?: boolean;
+  /** default `standard` */
+  profile?: ConvertProfile;
+  /**
+   * wallpaper only: the part of the upright source to frame (9:16, ±1 %); centred on the picture when absent
+   */
+  crop?: CropRect;
 }
+
+/** The wallpaper profile's fixed parameters (docs/wallpaper.md says where each comes from). */
+export const WALLPAPER_PROFILE = {
+  width: 1080,
+  height: 1920,
+  fps: 60,
+  /** default clip length in seconds (the template's 60 live-photo-info samples; TouSC 0.92 s, ChasonJiang ≥ 1.05 s) */
+  duration: 1,
+  /** still time in seconds into the clip (TouSC, ChasonJiang, TouSC issue #2) */
+  stillOffset: 0.5,
+  codec: 'h264' as VideoCodec,
+  still: 'heic' as StillFormat,
+} as const;
 
 export interface LivePhotoResult {
   contentIdentifier: string;
@@ -128,6 +162,8 @@ export interface LivePhotoResult {
   height: number;
   warnings: PlanWarning[];
   reasons: string[];
+  /** `wallpaper` when the wallpaper profile made the pair */
+  profile?: ConvertProfile;
 }
 
 /** The engine's output video frame rate. */

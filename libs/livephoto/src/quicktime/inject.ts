@@ -9,6 +9,7 @@ import {
   readChunkOffsets,
   readMovieHeader,
   readPresentationTimes,
+  readSampleSizes,
   readTrackHeader,
   toQuickTimeSeconds,
   trackHandler,
@@ -20,11 +21,19 @@ import {
 import { APPLE_KEYS, MetaItem, QT_DATA_TYPE, VID2LIVE_KEYS, buildQuickTimeMeta, metaHandlerType, withoutMetaKeys } from './quicktime-meta';
 import {
   APPLE_TRACK_FLAGS,
-  STILL_IMAGE_TIME_SAMPLE_SIZE,
   buildStillImageTimeSample,
+  buildStillImageTimeSampleWithTransform,
   buildStillImageTimeTrack,
   markerDuration,
 } from './still-image-time-track';
+import {
+  buildLivePhotoInfoSamples,
+  buildLivePhotoInfoTrack,
+  isLivePhotoInfoTrack,
+  livePhotoInfoLeadUnits,
+  livePhotoInfoSpanUnits,
+  withTrackAperture,
+} from './live-photo-info-track';
 import { boxHeader, containerBox, leafBox, serializeBox, u32s } from './writer';
 
 export interface LivePhotoMovMetadata {
@@ -49,6 +58,11 @@ export interface LivePhotoMovMetadata {
   liveAuto?: boolean;
   /** `com.vid2live.fingerprint`: the source bytes + options this pair was made from (resume checks it) */
   fingerprint?: string;
+  /**
+   * lock-screen Live Wallpaper structure (docs/wallpaper.md): a live-photo-info track with one sample per video
+   * frame (`tref` cdsc + cdep), the still track's identity still-image transform, and `tapt` on the video track
+   */
+  wallpaper?: boolean;
 }
 
 export interface InjectionResult {
@@ -60,6 +74,8 @@ export interface InjectionResult {
   trackId: number;
   /** the video track it describes (`tref/cdsc`) */
   videoTrackId: number;
+  /** track id of the live-photo-info track (wallpaper only) */
+  livePhotoInfoTrackId?: number;
 }
 
 export interface InjectionOptions {
@@ -190,7 +206,8 @@ export async function injectLivePhotoMetadata(
   const T = mvhd.timescale;
   if (T === 0) throw new LivePhotoError('INVALID_CONTAINER', 'movie timescale is 0');
 
-  const keptTracks = tracksOf(moov).filter((t) => !isStillImageTimeTrack(t));
+  // A wallpaper rebuild replaces an earlier live-photo-info track too.
+  const keptTracks = tracksOf(moov).filter((t) => !isStillImageTimeTrack(t) && !(meta.wallpaper && isLivePhotoInfoTrack(t)));
   const video = keptTracks.find((t) => trackHandler(t) === 'vide');
   if (!video) throw new LivePhotoError('INPUT_NO_VIDEO', `no video track in ${inputPath}`, { path: inputPath });
 
@@ -202,6 +219,10 @@ export async function injectLivePhotoMetadata(
   const D = markerDuration(T);
   const videoTrackId = readTrackHeader(video).trackId;
   const trackId = Math.max(0, ...keptTracks.map((t) => readTrackHeader(t).trackId)) + 1;
+  const infoTrackId = meta.wallpaper ? trackId + 1 : undefined;
+  // One sample per video frame: the video's sample count.
+  const videoFrames = meta.wallpaper ? readSampleSizes(video).length : 0;
+  if (meta.wallpaper && videoFrames === 0) throw new LivePhotoError('INVALID_CONTAINER', `the video track of ${inputPath} has no samples`);
 
   // --- Output layout: ftyp, kept top-level boxes, marker mdat, moov (last, so no offset depends on its size).
   const oldChunkOffsets = keptTracks.flatMap((t) => {
@@ -221,24 +242,39 @@ export async function injectLivePhotoMetadata(
     spans.push({ box: b, newHeader, oldPayloadStart: b.offset + b.headerSize, newPayloadStart: position + headerLength, payloadLength });
     position += headerLength + payloadLength;
   }
-  const markerMdat = Buffer.concat([boxHeader('mdat', STILL_IMAGE_TIME_SAMPLE_SIZE), buildStillImageTimeSample()]);
+  const stillSample = meta.wallpaper ? buildStillImageTimeSampleWithTransform() : buildStillImageTimeSample();
+  const infoSamples = meta.wallpaper ? buildLivePhotoInfoSamples(videoFrames) : Buffer.alloc(0);
+  const markerMdat = Buffer.concat([boxHeader('mdat', stillSample.length + infoSamples.length), stillSample, infoSamples]);
   const sampleOffset = position + 8;
+  const infoSampleOffset = sampleOffset + stillSample.length;
   position += markerMdat.length;
 
   // --- New moov.
   const writtenKeys = new Set(items.map((i) => i.key));
-  const builtStillTrack = buildStillImageTimeTrack({ trackId, videoTrackId, stillTimeUnits: S, timescale: T, sampleOffset });
+  const builtStillTrack = buildStillImageTimeTrack({ trackId, videoTrackId, stillTimeUnits: S, timescale: T, sampleOffset, withTransform: meta.wallpaper });
   const stillTrack = headerTime === undefined ? builtStillTrack : mapTree(builtStillTrack, (b) => datedHeader(b, headerTime));
+  const builtInfoTrack =
+    infoTrackId === undefined
+      ? undefined
+      : buildLivePhotoInfoTrack({ trackId: infoTrackId, videoTrackId, frameCount: videoFrames, timescale: T, sampleOffset: infoSampleOffset });
+  const infoTrack = builtInfoTrack && headerTime !== undefined ? mapTree(builtInfoTrack, (b) => datedHeader(b, headerTime)) : builtInfoTrack;
+  const infoEnd = infoTrack ? livePhotoInfoLeadUnits(T) + livePhotoInfoSpanUnits(videoFrames, T) : 0;
+  const videoHeader = readTrackHeader(video);
   const lastKeptTrack = keptTracks[keptTracks.length - 1];
   const children: Box[] = [];
   for (const c of moov.children) {
     if (c.type === 'mvhd') {
-      const header = withMovieHeader(c, { nextTrackId: trackId + 1, duration: Math.max(mvhd.duration, S + D) });
+      const header = withMovieHeader(c, { nextTrackId: (infoTrackId ?? trackId) + 1, duration: Math.max(mvhd.duration, S + D, infoEnd) });
       children.push(headerTime === undefined ? header : withHeaderTimes(header, headerTime));
     } else if (c.type === 'trak') {
       if (!keptTracks.includes(c)) continue;
-      children.push(relocatedTrack(c, spans, headerTime));
-      if (c === lastKeptTrack) children.push(stillTrack);
+      const relocated = relocatedTrack(c, spans, headerTime);
+      children.push(meta.wallpaper && c === video ? withTrackAperture(relocated, videoHeader.width, videoHeader.height) : relocated);
+      if (c === lastKeptTrack) {
+        // Genuine order (and ChasonJiang's): live-photo-info, then the still-image-time track.
+        if (infoTrack) children.push(infoTrack);
+        children.push(stillTrack);
+      }
     } else if (c.type === 'meta') {
       continue; // replaced by the new moov/meta below
     } else if (c.type === 'udta') {
@@ -282,7 +318,7 @@ export async function injectLivePhotoMetadata(
     await src.close();
   }
 
-  return { stillTimeUnits: S, timescale: T, trackId, videoTrackId };
+  return { stillTimeUnits: S, timescale: T, trackId, videoTrackId, ...(infoTrackId !== undefined ? { livePhotoInfoTrackId: infoTrackId } : {}) };
 }
 
 /**

@@ -12,6 +12,10 @@ export const APPLE_KEYS = {
   software: 'com.apple.quicktime.software',
   livePhotoAuto: 'com.apple.quicktime.live-photo.auto',
   stillImageTime: 'com.apple.quicktime.still-image-time',
+  /** the still track's optional 3×3 homography (dtyp 83); the wallpaper recipes write identity */
+  stillImageTransform: 'com.apple.quicktime.live-photo-still-image-transform',
+  /** per-frame timed metadata of the lock-screen Live Wallpaper recipes (spec §3.4) */
+  livePhotoInfo: 'com.apple.quicktime.live-photo-info',
 } as const;
 
 /**

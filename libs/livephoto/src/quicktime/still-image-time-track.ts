@@ -20,6 +20,27 @@ export interface StillImageTimeTrackParams {
   timescale: number;
   /** absolute file offset of the 9-byte sample */
   sampleOffset: number;
+  /**
+   * also declare local key 2 `live-photo-still-image-transform` (dtyp 83) and carry an identity matrix in the
+   * sample (89 bytes): what the wallpaper recipes' template track has (TouSC metadata.mov, ChasonJiang boxes.py)
+   */
+  withTransform?: boolean;
+}
+
+/** Local key id of the still-image transform in the wallpaper form of the track. */
+export const STILL_IMAGE_TRANSFORM_LOCAL_KEY_ID = 2;
+/** QuickTime well-known type 83: 3×3 matrix of float64, big-endian (72 bytes). */
+export const STILL_IMAGE_TRANSFORM_DATA_TYPE = 83;
+/** 9-byte still-image-time item + 80-byte transform item. */
+export const STILL_IMAGE_TIME_WITH_TRANSFORM_SAMPLE_SIZE = STILL_IMAGE_TIME_SAMPLE_SIZE + 8 + 72;
+
+/** The wallpaper form of the sample: still-image-time −1, then an identity still-image transform. */
+export function buildStillImageTimeSampleWithTransform(): Buffer {
+  const transform = Buffer.alloc(8 + 72);
+  transform.writeUInt32BE(transform.length, 0);
+  transform.writeUInt32BE(STILL_IMAGE_TRANSFORM_LOCAL_KEY_ID, 4);
+  [1, 0, 0, 0, 1, 0, 0, 0, 1].forEach((v, i) => transform.writeDoubleBE(v, 8 + i * 8));
+  return Buffer.concat([buildStillImageTimeSample(), transform]);
 }
 
 /** The 9-byte sample: item size, local key id, int8 −1 (spec Appendix A.4). */
@@ -102,12 +123,21 @@ export function buildStillImageTimeTrack(p: StillImageTimeTrackParams): Box {
 
   const keyd = leafBox('keyd', Buffer.concat([Buffer.from('mdta', 'latin1'), Buffer.from(APPLE_KEYS.stillImageTime, 'utf8')]));
   const dtyp = leafBox('dtyp', u32s(0, QT_DATA_TYPE.int8)); // well-known namespace, signed int8
-  const mebxKeys = containerBox('keys', [containerBox(u32Type(STILL_IMAGE_TIME_LOCAL_KEY_ID), [keyd, dtyp])]);
+  const keyBoxes = [containerBox(u32Type(STILL_IMAGE_TIME_LOCAL_KEY_ID), [keyd, dtyp])];
+  if (p.withTransform) {
+    keyBoxes.push(
+      containerBox(u32Type(STILL_IMAGE_TRANSFORM_LOCAL_KEY_ID), [
+        leafBox('keyd', Buffer.concat([Buffer.from('mdta', 'latin1'), Buffer.from(APPLE_KEYS.stillImageTransform, 'utf8')])),
+        leafBox('dtyp', u32s(0, STILL_IMAGE_TRANSFORM_DATA_TYPE)),
+      ]),
+    );
+  }
+  const mebxKeys = containerBox('keys', keyBoxes);
   const mebx = containerBox('mebx', [mebxKeys], Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]));
   const stsd = containerBox('stsd', [mebx], u32s(0, 1));
   const stts = fullBox('stts', 0, 0, u32s(1, 1, D));
   const stsc = fullBox('stsc', 0, 0, u32s(1, 1, 1, 1));
-  const stsz = fullBox('stsz', 0, 0, u32s(STILL_IMAGE_TIME_SAMPLE_SIZE, 1));
+  const stsz = fullBox('stsz', 0, 0, u32s(p.withTransform ? STILL_IMAGE_TIME_WITH_TRANSFORM_SAMPLE_SIZE : STILL_IMAGE_TIME_SAMPLE_SIZE, 1));
   const chunkOffset = fitsU32(p.sampleOffset)
     ? fullBox('stco', 0, 0, u32s(1, p.sampleOffset))
     : fullBox('co64', 0, 0, Buffer.concat([u32s(1), bigU64(p.sampleOffset)]));

@@ -25,6 +25,8 @@ export interface PairInput {
   /** recorded in the MOV as `com.vid2live.fingerprint` (see fingerprint.ts); nothing is written when absent */
   fingerprint?: string;
   heicQuality?: number;
+  /** write the lock-screen Live Wallpaper structure into the MOV (see quicktime/inject.ts `wallpaper`) */
+  wallpaper?: boolean;
 }
 
 export interface PairResult {
@@ -94,6 +96,7 @@ export async function pairLivePhoto(input: PairInput, ctx: StageContext = {}): P
       software: 'vid2live',
       liveAuto: true,
       fingerprint: input.fingerprint,
+      ...(input.wallpaper ? { wallpaper: true } : {}),
     });
     report(90);
     await fs.rename(stillTmp, input.outStill);

@@ -5,7 +5,7 @@ import { sourceInputOptions } from '../../../media/src/demuxers';
 import { LivePhotoError, throwIfAborted } from '../errors';
 import { resetDisplayMatrices } from '../quicktime/reset-matrix';
 import { colorConversionFilters, SourceColor } from './color';
-import { ClipPlan, MAX_LONG_SIDE, MOVIE_TIMESCALE, OUTPUT_FPS, SourceInfo, StageContext, VideoCodec } from '../types';
+import { ClipPlan, CropRect, MAX_LONG_SIDE, MOVIE_TIMESCALE, OUTPUT_FPS, SourceInfo, StageContext, VideoCodec } from '../types';
 
 export interface RenderOptions extends StageContext {
   /** private folder for the intermediates (the caller removes it) */
@@ -13,6 +13,33 @@ export interface RenderOptions extends StageContext {
   codec?: VideoCodec;
   /** PNG when the still is re-encoded later (HEIC); JPEG is final */
   stillFormat: 'jpeg' | 'png';
+  /** output frame rate; OUTPUT_FPS (30) by default, 60 for the wallpaper profile */
+  fps?: number;
+  /**
+   * a fixed output frame (the wallpaper's 1080×1920) filled from `crop`, a rectangle of the upright source; the
+   * long side ≤ 1920 size of the whole picture otherwise
+   */
+  frame?: { width: number; height: number; crop: CropRect };
+  /** false drops the source's audio (the wallpaper is silent); default true */
+  audio?: boolean;
+}
+
+/**
+ * Output size of a picture cropped to `crop` and scaled to `frame`: the whole upright picture is scaled (so the
+ * colour conversion runs once, on the final pixels) and the crop cut from it in output pixels.
+ */
+export function croppedFrameGeometry(
+  displayWidth: number,
+  displayHeight: number,
+  frame: { width: number; height: number; crop: CropRect },
+): { width: number; height: number; crop: { width: number; height: number; x: number; y: number } } {
+  const k = frame.width / frame.crop.width;
+  const even = (v: number, min: number) => Math.max(min, 2 * Math.round(v / 2));
+  const width = even(displayWidth * k, frame.width);
+  const height = even(displayHeight * k, frame.height);
+  const x = Math.max(0, Math.min(width - frame.width, Math.round(frame.crop.x * k)));
+  const y = Math.max(0, Math.min(height - frame.height, Math.round(frame.crop.y * k)));
+  return { width, height, crop: { width: frame.width, height: frame.height, x, y } };
 }
 
 export interface RenderedClip {
@@ -51,6 +78,10 @@ export interface RenderGraphSpec {
   /** coded size of the source: zscale cannot read 4:2:0 frames of odd size, so those lose their last row/column */
   codedWidth?: number;
   codedHeight?: number;
+  /** output frame rate (default OUTPUT_FPS) */
+  fps?: number;
+  /** cut from the upright, scaled picture (output pixels), after the rotation */
+  crop?: { width: number; height: number; x: number; y: number };
 }
 
 /** True when the orientation filters swap width and height (a quarter turn). */
@@ -83,10 +114,11 @@ export function buildRenderFilterGraph(spec: RenderGraphSpec): { graph: string; 
   const odd = (spec.codedWidth ?? 0) % 2 === 1 || (spec.codedHeight ?? 0) % 2 === 1;
   const chain = [
     'setpts=PTS-STARTPTS',
-    `fps=${OUTPUT_FPS}`,
+    `fps=${spec.fps ?? OUTPUT_FPS}`,
     ...(odd ? ['crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0'] : []),
     ...conversion.filters,
     ...spec.orientationFilters,
+    ...(spec.crop ? [`crop=${spec.crop.width}:${spec.crop.height}:${spec.crop.x}:${spec.crop.y}`] : []),
     'setsar=1',
     ...hold,
     'split=2[movie][forstill]',
@@ -137,13 +169,19 @@ function videoCodecOptions(codec: VideoCodec, width: number, height: number): st
  * Output options of the movie: mapped from the `[movie]` label of the filter graph. Shared with the benchmark's
  * lower bound so both encode exactly alike. `size` is the output frame size (the bitrate cap scales with it).
  */
-export function movieEncodeArgs(codec: VideoCodec, frameCount: number, hasAudio: boolean, size: { width: number; height: number }): string[] {
+export function movieEncodeArgs(
+  codec: VideoCodec,
+  frameCount: number,
+  hasAudio: boolean,
+  size: { width: number; height: number },
+  fps: number = OUTPUT_FPS,
+): string[] {
   return [
     '-map', '[movie]',
     ...videoCodecOptions(codec, size.width, size.height),
     '-pix_fmt', 'yuv420p',
-    '-r', String(OUTPUT_FPS),
-    '-g', String(OUTPUT_FPS),
+    '-r', String(fps),
+    '-g', String(fps),
     '-frames:v', String(frameCount),
     '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
     ...(hasAudio ? ['-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k'] : ['-an']),
@@ -173,22 +211,29 @@ export async function renderClip(
   throwIfAborted(signal);
   onProgress?.({ stage: 'render', percent: 0 });
 
-  const frameCount = Math.max(1, Math.round(plan.duration * OUTPUT_FPS));
-  if (!(plan.stillFrameIndex >= 0 && plan.stillFrameIndex < frameCount)) {
-    throw new LivePhotoError('INVALID_OPTIONS', `still frame ${plan.stillFrameIndex} is outside the ${frameCount}-frame clip`, {
-      stillFrameIndex: plan.stillFrameIndex,
+  const fps = options.fps ?? OUTPUT_FPS;
+  const frameCount = Math.max(1, Math.round(plan.duration * fps));
+  // The plan's frame index is on the 30 fps grid; another rate takes the frame starting at the same time.
+  const stillFrameIndex = fps === OUTPUT_FPS ? plan.stillFrameIndex : Math.round(plan.stillOffset * fps);
+  if (!(stillFrameIndex >= 0 && stillFrameIndex < frameCount)) {
+    throw new LivePhotoError('INVALID_OPTIONS', `still frame ${stillFrameIndex} is outside the ${frameCount}-frame clip`, {
+      stillFrameIndex,
       frameCount,
     });
   }
-  const { width, height } = outputFrameSize(source.displayWidth, source.displayHeight);
+  const geometry = options.frame ? croppedFrameGeometry(source.displayWidth, source.displayHeight, options.frame) : undefined;
+  const { width, height } = geometry ?? outputFrameSize(source.displayWidth, source.displayHeight);
+  const outWidth = geometry?.crop.width ?? width;
+  const outHeight = geometry?.crop.height ?? height;
+  const hasAudio = source.hasAudio && options.audio !== false;
   const moviePath = path.join(workDir, 'clip.mov');
   const stillPath = path.join(workDir, options.stillFormat === 'jpeg' ? 'still.jpg' : 'still.png');
 
-  const movieOptions = movieEncodeArgs(codec, frameCount, source.hasAudio, { width, height });
+  const movieOptions = movieEncodeArgs(codec, frameCount, hasAudio, { width: outWidth, height: outHeight }, fps);
   // A source shorter than the shortest clip: read all of it and hold its last frame (audio padded with silence).
   const sourceSeconds = Math.min(plan.duration, plan.sourceDuration ?? plan.duration);
-  const holdSeconds = plan.duration - sourceSeconds > 0.5 / OUTPUT_FPS ? plan.duration - sourceSeconds : 0;
-  if (holdSeconds > 0 && source.hasAudio) {
+  const holdSeconds = plan.duration - sourceSeconds > 0.5 / fps ? plan.duration - sourceSeconds : 0;
+  if (holdSeconds > 0 && hasAudio) {
     const at = movieOptions.indexOf('-c:a');
     movieOptions.splice(at, 0, '-af', `apad=whole_dur=${plan.duration.toFixed(6)}`);
     movieOptions.splice(movieOptions.indexOf('-f'), 0, '-t', plan.duration.toFixed(6));
@@ -199,11 +244,13 @@ export async function renderClip(
     height,
     color: source.color,
     orientationFilters: source.orientationFilters,
-    stillFrameIndex: plan.stillFrameIndex,
+    stillFrameIndex,
     stillFormat: options.stillFormat,
     holdSeconds,
     codedWidth: source.width,
     codedHeight: source.height,
+    fps,
+    ...(geometry ? { crop: geometry.crop } : {}),
   });
   const stillOptions =
     options.stillFormat === 'jpeg'
@@ -242,5 +289,6 @@ export async function renderClip(
   }
   // The pixels are upright now; ffmpeg 5.1 copies the source's display matrix to the output all the same.
   await resetDisplayMatrices(moviePath);
-  return { moviePath, stillPath, width, height, frameCount, stillTime: plan.stillOffset, toneMapped: graph.toneMapped };
+  const stillTime = fps === OUTPUT_FPS ? plan.stillOffset : stillFrameIndex / fps;
+  return { moviePath, stillPath, width: outWidth, height: outHeight, frameCount, stillTime, toneMapped: graph.toneMapped };
 }
