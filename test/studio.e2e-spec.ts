@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startStudioServer, type RunningStudio } from '../apps/studio/src/local-server';
 import { inspectLivePhoto } from '../libs/livephoto/src/inspect';
+import { inspectPvtPackage } from '../libs/livephoto/src/pvt';
 import { makeSource } from '../libs/livephoto/src/testing/sources';
 import { makeTempDir, removeDir } from '../libs/media/src/test-media';
 
@@ -152,6 +153,55 @@ describe('studio in Chromium (local backend)', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: true });
     // the one failed request is the broken file's analysis; nothing else went wrong
     expect(errors.filter((e) => !/status of 422/.test(e))).toEqual([]);
+    await page.context().close();
+  });
+
+  it('the "Wallpaper (lock screen)" checkbox locks the still to HEIC and makes a 1080×1920 pair; the .pvt zip unpacks to NAME.pvt/ that inspect --wallpaper calls ready', async () => {
+    const { page, errors } = await newPage(1280, 900);
+    await page.getByLabel('Video', { exact: true }).setInputFiles(upload);
+    await page.getByRole('img', { name: 'Key photo frame' }).waitFor({ state: 'visible' });
+    await page.getByLabel('Start (s)').fill('1');
+    await page.getByLabel('Start (s)').press('Tab');
+    const still = page.getByLabel('Still format');
+    const wallpaper = page.getByRole('checkbox', { name: 'Wallpaper (lock screen)', exact: true });
+    await wallpaper.check();
+    // the wallpaper recipe: a 1 s clip with the key photo in its middle
+    expect(Number(await page.getByLabel('Duration (s)').inputValue())).toBeCloseTo(1, 3);
+    expect(await still.inputValue()).toBe('heic');
+    expect(await still.isDisabled()).toBe(true);
+    // off again: the still select is back to what it was, and usable
+    await wallpaper.uncheck();
+    expect(await still.inputValue()).toBe('jpeg');
+    expect(await still.isDisabled()).toBe(false);
+    await wallpaper.check();
+
+    const sent = page.waitForRequest((r) => r.method() === 'POST' && /\/conversions$/.test(r.url()));
+    await page.getByRole('button', { name: 'Make Live Photo' }).click();
+    const body = (await sent).postDataJSON();
+    expect(body).toMatchObject({ profile: 'wallpaper', still: 'heic', duration: 1 });
+    expect(body.keyFrame - body.start).toBeCloseTo(0.5, 3);
+    await page.getByTestId('result').waitFor({ state: 'visible', timeout: 120_000 });
+    await page.waitForFunction(() => /Ready/.test(document.querySelector('.lp-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    await expect(page.getByTestId('result-notes').textContent()).resolves.toContain('1080×1920');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download .pvt (.zip)' }).click()]);
+    const dir = path.join(tmp, 'pvt-download');
+    const zip = path.join(dir, download.suggestedFilename());
+    fs.mkdirSync(dir, { recursive: true });
+    await download.saveAs(zip);
+    expect(path.basename(zip)).toBe('landscape.pvt.zip');
+    execFileSync('unzip', ['-q', zip], { cwd: dir });
+    expect(fs.readdirSync(dir).sort()).toEqual(['landscape.pvt', 'landscape.pvt.zip']);
+    const pkg = path.join(dir, 'landscape.pvt');
+    expect(fs.readdirSync(pkg).sort()).toEqual(['landscape.HEIC', 'landscape.MOV', 'metadata.plist']);
+    const report = await inspectPvtPackage(pkg, { wallpaper: true });
+    expect(report.errors).toEqual([]);
+    expect(report.valid).toBe(true);
+    expect(report.wallpaper!.requirements.filter((r) => r.status !== 'met').map((r) => r.id)).toEqual(['device-verified']);
+    expect(report.wallpaper!.ready).toBe(true);
+    expect(report.stillTime).toBeCloseTo(0.5, 2);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'desktop-wallpaper.png'), fullPage: true });
+    expect(errors).toEqual([]);
     await page.context().close();
   });
 

@@ -9,7 +9,9 @@ import {
   LivePhotoError,
   makeOutputDir,
   outputPaths,
+  pvtPackagePath,
   readPairFingerprint,
+  writePvtMetadata,
   type ConvertOptions,
   type PlanWarning,
   type StageProgress,
@@ -24,6 +26,8 @@ export interface ConvertCommandOptions {
   json: boolean;
   /** show progress bars (TTY) instead of plain lines */
   tty: boolean;
+  /** write each pair into a `NAME.pvt/` package (still + MOV + metadata.plist, makelive's layout) */
+  pvt?: boolean;
   signal?: AbortSignal;
 }
 
@@ -34,6 +38,8 @@ export type FileOutcome =
       still: string;
       movie: string;
       motionPhoto?: string;
+      /** with `--pvt`: the NAME.pvt folder holding the pair and metadata.plist */
+      package?: string;
       contentIdentifier: string;
       stillTime: number;
       warnings: PlanWarning[];
@@ -133,8 +139,15 @@ async function convertOne(
 ): Promise<FileOutcome> {
   const t0 = Date.now();
   const seconds = () => (Date.now() - t0) / 1000;
-  const outputDir = path.join(opts.output, path.dirname(src.outputStem));
   const baseName = path.basename(src.outputStem);
+  const parentDir = path.join(opts.output, path.dirname(src.outputStem));
+  // --pvt: the pair goes inside OUT/…/NAME.pvt/ under its usual names, with metadata.plist beside it.
+  const outputDir = opts.pvt ? pvtPackagePath(parentDir, baseName) : parentDir;
+  const packaged = async (): Promise<{ package?: string }> => {
+    if (!opts.pvt) return {};
+    await writePvtMetadata(outputDir);
+    return { package: outputDir };
+  };
   // A Motion Photo keeps its own JPEG as the still and writes no Motion Photo: its pair is NAME.JPG + NAME.MOV.
   const motionPhotoSource = await isMotionPhotoFile(src.sourcePath);
   const expected = outputPaths(outputDir, baseName, motionPhotoSource ? { ...opts.convert, still: 'jpeg', motionPhoto: false } : opts.convert);
@@ -150,6 +163,7 @@ async function convertOne(
         still: expected.still,
         movie: expected.movie,
         ...(expected.motionPhoto ? { motionPhoto: expected.motionPhoto } : {}),
+        ...(await packaged()),
         contentIdentifier: decision.contentIdentifier,
         stillTime: decision.stillTime,
         warnings: [],
@@ -167,6 +181,7 @@ async function convertOne(
       still: result.stillPath,
       movie: result.moviePath,
       ...(result.motionPhotoPath ? { motionPhoto: result.motionPhotoPath } : {}),
+      ...(await packaged()),
       contentIdentifier: result.contentIdentifier,
       stillTime: result.stillTime,
       warnings: result.warnings,
@@ -244,7 +259,8 @@ export function describeOutcome(o: FileOutcome): string {
   const verb = o.status === 'skipped' ? '= kept (already valid)' : '✓';
   const warn = o.warnings.length ? `  [warnings: ${o.warnings.map((w) => w.code).join(', ')}]` : '';
   const redone = o.redone ? `  [redone: ${o.redone}]` : '';
-  return `${verb} ${o.source} → ${path.basename(o.still)} + ${path.basename(o.movie)}${
+  const where = o.package ? `${path.basename(o.package)}/ (` : '';
+  return `${verb} ${o.source} → ${where}${path.basename(o.still)} + ${path.basename(o.movie)}${o.package ? ' + metadata.plist)' : ''}${
     o.motionPhoto ? ` + ${path.basename(o.motionPhoto)}` : ''
   } (still at ${o.stillTime.toFixed(2)} s, ${o.seconds.toFixed(1)} s)${warn}${redone}`;
 }

@@ -1,6 +1,8 @@
-import { inspectLivePhoto, inspectMotionPhoto, type InspectReport } from '../../../libs/livephoto/src';
+import { inspectLivePhoto, inspectMotionPhoto, inspectPvtPackage, isPvtPath, type InspectReport } from '../../../libs/livephoto/src';
 
+/** A pair (still + movie), a `.pvt` package folder (its pair inside), or a Motion Photo alone. */
 export async function runInspect(still: string, movie: string | undefined, options: { wallpaper?: boolean } = {}): Promise<InspectReport> {
+  if (!movie && isPvtPath(still)) return inspectPvtPackage(still, options.wallpaper ? { wallpaper: true } : {});
   return movie ? inspectLivePhoto(still, movie, options.wallpaper ? { wallpaper: true } : {}) : inspectMotionPhoto(still);
 }
 

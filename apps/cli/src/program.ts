@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { closeExifTool, describeMediaBinaries } from '../../../libs/media/src';
-import { isLivePhotoError, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptions } from '../../../libs/livephoto/src';
+import { isLivePhotoError, isPvtPath, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptions } from '../../../libs/livephoto/src';
 import { describeSummary, failedRunSummary, runConvert } from './convert-command';
 import { describeReport, runInspect } from './inspect-command';
 import { runSubmit } from './submit-command';
@@ -57,13 +57,14 @@ export function buildProgram(): Command {
     .command('convert')
     .description('convert video files and folders (recursively) into Live Photo pairs, locally')
     .argument('<inputs...>', 'video files or folders')
-    .requiredOption('-o, --output <dir>', 'output folder (NAME.JPG|HEIC + NAME.MOV side by side)')
+    .requiredOption('-o, --output <dir>', 'output folder (NAME.JPG|HEIC + NAME.MOV side by side, or NAME.pvt/ with --pvt)')
     .option('--start <s>', 'clip start in seconds (default: the calmest moment)', seconds('--start'))
     .option('--duration <s>', `clip length in seconds, ${MIN_CLIP_SECONDS}–${MAX_CLIP_SECONDS} (default 3)`, seconds('--duration', MIN_CLIP_SECONDS, MAX_CLIP_SECONDS))
     .option('--key-frame <t|auto>', 'still time in seconds into the source, or auto (sharpest frame near the middle)', keyFrame)
     .addOption(new Option('--still <format>', 'still format').choices(['jpeg', 'heic']).default('jpeg'))
     .addOption(new Option('--codec <codec>', 'video codec of the MOV').choices(['h264', 'hevc']).default('h264'))
     .option('--motion-photo', 'also write a Google Motion Photo NAME.MP.jpg', false)
+    .option('--pvt', 'write each pair as a NAME.pvt/ package (NAME.JPG|HEIC + NAME.MOV + metadata.plist) that Photos on a Mac imports as one Live Photo', false)
     .addOption(
       new Option('--profile <profile>', 'wallpaper: iOS lock-screen Live Wallpaper (1080×1920, 60 fps, 1 s, HEIC; not verified on a device — docs/wallpaper.md)')
         .choices(['standard', 'wallpaper'])
@@ -88,6 +89,7 @@ export function buildProgram(): Command {
         ...(o.crop ? { crop: o.crop } : {}),
       };
       if (o.crop && o.profile !== 'wallpaper') throw new InvalidArgumentError('--crop needs --profile wallpaper');
+      if (o.pvt && o.motionPhoto) throw new InvalidArgumentError('--pvt cannot be combined with --motion-photo: a .pvt package holds only the Live Photo pair');
       const tty = !o.json && process.stderr.isTTY === true;
       const log = (line: string) => process.stderr.write(line + '\n');
       if (!o.json) log(describeMediaBinaries());
@@ -96,7 +98,7 @@ export function buildProgram(): Command {
       try {
         summary = await runConvert(
           inputs,
-          { output: o.output, convert, concurrency: o.concurrency, json: o.json, tty, signal: controller.signal },
+          { output: o.output, convert, concurrency: o.concurrency, json: o.json, tty, pvt: o.pvt, signal: controller.signal },
           log,
         );
       } catch (e) {
@@ -115,13 +117,14 @@ export function buildProgram(): Command {
 
   program
     .command('inspect')
-    .description('check a Live Photo pair (still + MOV) or a Motion Photo (one .MP.jpg) against the format spec')
-    .argument('<still>', 'JPEG/HEIC still, or a Motion Photo JPEG')
+    .description('check a Live Photo pair (still + MOV, or a NAME.pvt package folder) or a Motion Photo (one .MP.jpg) against the format spec')
+    .argument('<still>', 'JPEG/HEIC still, a NAME.pvt package folder, or a Motion Photo JPEG')
     .argument('[movie]', 'the paired MOV')
     .option('--json', 'print the report as JSON', false)
     .option('--wallpaper', 'also report each lock-screen Live Wallpaper requirement (met / not met / unknown)', false)
     .action(async (still: string, movie: string | undefined, o) => {
-      if (o.wallpaper && !movie) throw new InvalidArgumentError('--wallpaper needs the pair: <still> <movie>');
+      if (o.wallpaper && !movie && !isPvtPath(still)) throw new InvalidArgumentError('--wallpaper needs the pair: <still> <movie> (or a .pvt package)');
+      if (movie && isPvtPath(still)) throw new InvalidArgumentError('a .pvt package holds its pair: give the package alone');
       const report = await runInspect(still, movie, { wallpaper: o.wallpaper });
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else for (const line of describeReport(report)) process.stdout.write(line + '\n');

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { inspectLivePhoto } from '../../../libs/livephoto/src/inspect';
+import { inspectPvtPackage } from '../../../libs/livephoto/src/pvt';
 import { makeSource } from '../../../libs/livephoto/src/testing/sources';
 import { makeTempDir, removeDir } from '../../../libs/media/src/test-media';
 import { startStudioServer, type RunningStudio } from './local-server';
@@ -134,6 +135,7 @@ describe('studio, local backend (HTTP surface of docs/studio.md)', () => {
       preview: 'Beach_day.preview.MOV',
       motionPhoto: 'Beach_day.MP.jpg',
       zip: 'Beach_day.zip',
+      pvt: 'Beach_day.pvt.zip',
     });
     const zip = await request(studio, 'GET', `/api/conversions/${start.json.id}/files/Beach_day.zip`);
     expect(zip.headers['content-disposition']).toBe('attachment; filename="Beach_day.zip"');
@@ -150,6 +152,57 @@ describe('studio, local backend (HTTP surface of docs/studio.md)', () => {
     expect(preview.headers['content-type']).toBe('video/quicktime');
     const traversal = await request(studio, 'GET', `/api/conversions/${start.json.id}/files/..%2F..%2Fvideos%2FBeach%20day.mov`);
     expect(traversal.status).toBe(404);
+  });
+
+  it('profile "wallpaper" makes a 1080×1920 HEIC pair ready for inspect --wallpaper; files.pvt unzips to NAME.pvt/ with its three files', async () => {
+    const start = await postJson(studio, `/api/videos/${clipId}/conversions`, { start: 0.5, duration: 1, still: 'heic', codec: 'h264', profile: 'wallpaper' });
+    expect(start.status).toBe(202);
+    const done = await waitForConversion(studio, start.json.id);
+    expect(done.error).toBeUndefined();
+    expect(done.status).toBe('completed');
+    expect([done.result.width, done.result.height]).toEqual([1080, 1920]);
+    expect(done.result.files).toEqual({
+      still: 'Beach_day.HEIC',
+      video: 'Beach_day.MOV',
+      preview: 'Beach_day.MOV',
+      stillPreview: 'Beach_day.still-preview.jpg',
+      zip: 'Beach_day.zip',
+      pvt: 'Beach_day.pvt.zip',
+    });
+    // the page's stand-in for the HEIC (browsers cannot draw it): the MOV's 1080×1920 frame, as a JPEG
+    const stand = await request(studio, 'GET', `/api/conversions/${start.json.id}/files/Beach_day.still-preview.jpg`);
+    expect(stand.headers['content-type']).toBe('image/jpeg');
+    expect(stand.body.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    const dims = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', '-'], { input: stand.body, encoding: 'utf8' });
+    expect(dims.trim()).toBe('1080,1920');
+
+    const zip = await request(studio, 'GET', `/api/conversions/${start.json.id}/files/Beach_day.pvt.zip`);
+    expect(zip.status).toBe(200);
+    expect(zip.headers['content-disposition']).toBe('attachment; filename="Beach_day.pvt.zip"');
+    const unpacked = path.join(tmp, 'pvt-unzipped');
+    fs.mkdirSync(unpacked);
+    fs.writeFileSync(path.join(unpacked, 'pvt.zip'), zip.body);
+    execFileSync('unzip', ['-q', 'pvt.zip'], { cwd: unpacked });
+    expect(fs.readdirSync(unpacked).sort()).toEqual(['Beach_day.pvt', 'pvt.zip']);
+    const pkg = path.join(unpacked, 'Beach_day.pvt');
+    expect(fs.readdirSync(pkg).sort()).toEqual(['Beach_day.HEIC', 'Beach_day.MOV', 'metadata.plist']);
+    const plist = execFileSync('python3', ['-c', 'import json,plistlib,sys; print(json.dumps(plistlib.load(open(sys.argv[1], "rb"))))', path.join(pkg, 'metadata.plist')], { encoding: 'utf8' });
+    expect(JSON.parse(plist)).toEqual({ PFVideoComplementMetadataVersionKey: '1' });
+    // the package's files are the pair's own bytes
+    const still = await request(studio, 'GET', `/api/conversions/${start.json.id}/files/Beach_day.HEIC`);
+    expect(fs.readFileSync(path.join(pkg, 'Beach_day.HEIC')).equals(still.body)).toBe(true);
+
+    const report = await inspectPvtPackage(pkg, { wallpaper: true });
+    expect(report.errors).toEqual([]);
+    expect(report.valid).toBe(true);
+    expect(report.contentIdentifier).toBe(done.result.contentIdentifier);
+    expect(report.wallpaper!.requirements.filter((r) => r.status !== 'met').map((r) => r.id)).toEqual(['device-verified']);
+    expect(report.wallpaper!.ready).toBe(true);
+
+    const jpegWallpaper = await postJson(studio, `/api/videos/${clipId}/conversions`, { still: 'jpeg', profile: 'wallpaper' });
+    expect(jpegWallpaper.status).toBe(400);
+    expect(jpegWallpaper.json.error.code).toBe('INVALID_OPTIONS');
+    expect((await postJson(studio, `/api/videos/${clipId}/conversions`, { profile: 'cinema' })).json.error.code).toBe('INVALID_OPTIONS');
   });
 
   it('fails a conversion of a broken file with its code, and refuses bad options before starting', async () => {

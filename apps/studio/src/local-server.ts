@@ -8,6 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { discoverSources } from '../../cli/src/discover';
 import { convertToLivePhoto } from '../../../libs/livephoto/src/convert';
 import { LivePhotoError } from '../../../libs/livephoto/src/errors';
+import { PVT_METADATA_FILE, writePvtMetadata } from '../../../libs/livephoto/src/pvt';
+import { runFfmpeg } from '../../../libs/media/src/ffmpeg';
 import {
   analyseMoment,
   extractPreviewFrame,
@@ -103,13 +105,21 @@ export function conversionOptionsOf(body: unknown): ConvertOptions {
   if (still !== 'jpeg' && still !== 'heic') throw new StudioError(400, 'INVALID_OPTIONS', 'still must be "jpeg" or "heic"');
   if (codec !== 'h264' && codec !== 'hevc') throw new StudioError(400, 'INVALID_OPTIONS', 'codec must be "h264" or "hevc"');
   if (b.motionPhoto !== undefined && typeof b.motionPhoto !== 'boolean') throw new StudioError(400, 'INVALID_OPTIONS', 'motionPhoto must be true or false');
+  const profile = b.profile ?? 'standard';
+  if (profile !== 'standard' && profile !== 'wallpaper') throw new StudioError(400, 'INVALID_OPTIONS', 'profile must be "standard" or "wallpaper"');
+  const wallpaper = profile === 'wallpaper';
+  if (wallpaper && still !== 'heic' && b.still !== undefined) {
+    throw new StudioError(400, 'INVALID_OPTIONS', 'the wallpaper profile writes a HEIC still: send still "heic" or leave it out');
+  }
   return {
     start: optionalNumber(b.start, 'start'),
     duration: optionalNumber(b.duration, 'duration'),
     keyFrame: optionalNumber(b.keyFrame, 'keyFrame'),
-    still,
+    // the wallpaper profile always writes HEIC (docs/wallpaper.md)
+    still: wallpaper ? 'heic' : still,
     codec,
     motionPhoto: b.motionPhoto === true,
+    ...(wallpaper ? { profile: 'wallpaper' as const } : {}),
   };
 }
 
@@ -245,7 +255,24 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
           { name: movie, path: r.moviePath },
         ]);
         c.files.set(zip, path.join(dir, zip));
-        const files: Record<string, string> = { still, video: movie, preview, zip };
+        // The same pair as a NAME.pvt/ package (makelive's layout: still + MOV + metadata.plist), zipped.
+        const pvt = `${stem}.pvt.zip`;
+        const plist = await writePvtMetadata(dir);
+        await writeStoredZip(path.join(dir, pvt), [
+          { name: `${stem}.pvt/${still}`, path: r.stillPath },
+          { name: `${stem}.pvt/${movie}`, path: r.moviePath },
+          { name: `${stem}.pvt/${PVT_METADATA_FILE}`, path: plist },
+        ]);
+        c.files.set(pvt, path.join(dir, pvt));
+        const files: Record<string, string> = { still, video: movie, preview, zip, pvt };
+        if (r.profile === 'wallpaper') {
+          // The page cannot draw HEIC and the source frame is not the 9:16 crop: the MOV's own frame at the key
+          // photo's time, as a JPEG, is what LivePhotosKit shows before playing.
+          files.stillPreview = `${stem}.still-preview.jpg`;
+          const out = path.join(dir, files.stillPreview);
+          await runFfmpeg(['-ss', r.stillTime.toFixed(6), '-i', r.moviePath, '-frames:v', '1', '-q:v', '3', '-y', out], { subject: movie });
+          c.files.set(files.stillPreview, out);
+        }
         if (r.motionPhotoPath) {
           files.motionPhoto = path.basename(r.motionPhotoPath);
           c.files.set(files.motionPhoto, r.motionPhotoPath);

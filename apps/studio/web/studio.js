@@ -18,7 +18,7 @@ const state = {
   analysis: null,
   grid: null, // { fps, total, minDur, maxDur } of the analysis
   sel: null, // { startF, durF, keyF }
-  opts: { still: 'jpeg', codec: 'h264', motionPhoto: false },
+  opts: { still: 'jpeg', codec: 'h264', motionPhoto: false, profile: 'standard' },
   conversion: null, // the last GET api/conversions/:id answer (or a local 'queued' placeholder)
   request: null, // the body that conversion was made from
   error: null, // { context, code, message }
@@ -345,6 +345,22 @@ $('#motion-photo').addEventListener('change', (ev) => {
   state.opts.motionPhoto = ev.target.checked;
   if (state.sel) renderSelection();
 });
+// The wallpaper profile always writes a HEIC still: the still select shows it and is locked while it is on.
+let stillBeforeWallpaper = 'jpeg';
+$('#wallpaper').addEventListener('change', (ev) => {
+  const on = ev.target.checked;
+  const still = $('#still');
+  state.opts.profile = on ? 'wallpaper' : 'standard';
+  if (on) stillBeforeWallpaper = still.value;
+  still.value = on ? 'heic' : stillBeforeWallpaper;
+  still.disabled = on;
+  state.opts.still = still.value;
+  if (on && state.sel) {
+    // the recipe the wallpaper follows: a 1 s clip with the key photo in its middle (0.5 s; docs/wallpaper.md)
+    const fps = state.grid.fps;
+    select({ ...state.sel, durF: fps, startF: state.sel.keyF - Math.round(fps / 2) });
+  } else if (state.sel) renderSelection();
+});
 
 // Play the chosen clip in the preview, stopping at its end.
 $('#play-clip').addEventListener('click', async () => {
@@ -380,7 +396,15 @@ $('#preview').addEventListener('error', (ev) => {
 
 function conversionBody() {
   const { sel, opts } = state;
-  return { start: seconds(sel.startF), duration: seconds(sel.durF), keyFrame: seconds(sel.keyF), still: opts.still, codec: opts.codec, motionPhoto: opts.motionPhoto };
+  return {
+    start: seconds(sel.startF),
+    duration: seconds(sel.durF),
+    keyFrame: seconds(sel.keyF),
+    still: opts.still,
+    codec: opts.codec,
+    motionPhoto: opts.motionPhoto,
+    profile: opts.profile,
+  };
 }
 
 let pollTimer = 0;
@@ -472,7 +496,8 @@ function showResult() {
   const heic = /\.hei[cf]$/i.test(f.still ?? '');
   const stillFrame = `${videoUrl(state.video.id, 'frame.jpg')}?t=${+(r.clip.start + r.stillTime).toFixed(6)}&w=${Math.min(1920, r.width || 1920)}`;
   teardownPlayer = showLivePhoto($('#livephoto-box'), {
-    photoSrc: heic ? stillFrame : fileUrl(c.id, f.still),
+    // a wallpaper's still is a 9:16 crop: its stand-in is the MOV's own frame (files.stillPreview), not the source's
+    photoSrc: f.stillPreview ? fileUrl(c.id, f.stillPreview) : heic ? stillFrame : fileUrl(c.id, f.still),
     videoSrc: fileUrl(c.id, f.preview ?? f.video),
     // an HEVC pair plays from its H.264 copy; the real MOV still tells LivePhotosKit where the key photo is
     metadataVideoSrc: f.preview && f.preview !== f.video ? fileUrl(c.id, f.video) : undefined,
@@ -488,7 +513,7 @@ function showResult() {
     $('#mp-link').href = mp;
     $('#mp-img').src = mp;
   }
-  const links = [['#dl-zip', f.zip], ['#dl-still', f.still, 'Still'], ['#dl-video', f.video, 'Movie'], ['#dl-mp', f.motionPhoto, 'Motion Photo']];
+  const links = [['#dl-zip', f.zip], ['#dl-pvt', f.pvt], ['#dl-still', f.still, 'Still'], ['#dl-video', f.video, 'Movie'], ['#dl-mp', f.motionPhoto, 'Motion Photo']];
   for (const [id, name, label] of links) {
     const a = $(id);
     a.parentElement.hidden = !name;

@@ -22,7 +22,7 @@ export interface OutputTarget {
 export type ConversionStatus = 'queued' | 'active' | 'completed' | 'failed' | 'canceled';
 
 /** Options accepted over HTTP (`keyFrame` may be "auto"). Same shape as the engine's. */
-export type ConversionOptions = Pick<ConvertOptions, 'start' | 'duration' | 'keyFrame' | 'still' | 'motionPhoto'>;
+export type ConversionOptions = Pick<ConvertOptions, 'start' | 'duration' | 'keyFrame' | 'still' | 'motionPhoto' | 'profile'>;
 
 export interface ConversionJobData {
   conversionId: string;

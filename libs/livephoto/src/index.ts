@@ -4,6 +4,7 @@ export * from './types';
 export * from './convert';
 export * from './inspect';
 export * from './wallpaper-check';
+export * from './pvt';
 export * from './fingerprint';
 export { probeSource } from './stages/probe';
 export { planClip } from './stages/plan';

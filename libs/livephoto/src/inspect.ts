@@ -39,7 +39,9 @@ export type InspectCode =
   | 'VIDEO_MATRIX_UNUSUAL'
   | 'ASPECT_MISMATCH'
   | 'NOT_MOTION_PHOTO'
-  | 'MOTION_PHOTO_PROBLEM';
+  | 'MOTION_PHOTO_PROBLEM'
+  | 'PVT_PACKAGE_INVALID'
+  | 'PVT_NAME_UNUSUAL';
 
 export interface InspectIssue {
   code: InspectCode;
