@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { Counter, Registry } from 'prom-client';
-import { QUEUES, redisKeys } from '../libs/jobs/src';
-import { startMetricsRelay } from '../libs/jobs/src/metrics-relay';
+import { QUEUES, redisKeys } from '@vid2live/jobs';
+import { startMetricsRelay } from '@vid2live/jobs/metrics-relay';
 import { apiClient, type ApiClient } from './support/http';
 import { runToExit, startApi, stopAll, type ApiProcess } from './support/processes';
 import { startStack, type Stack } from './support/stack';

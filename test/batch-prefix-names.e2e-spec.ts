@@ -1,6 +1,6 @@
-import { loadConfig } from '../libs/config/src';
-import { batchKeys } from '../libs/jobs/src/records';
-import { prefixItemOutputCandidates } from '../libs/storage/src/output-names';
+import { loadConfig } from '@vid2live/config';
+import { batchKeys } from '@vid2live/jobs/records';
+import { prefixItemOutputCandidates } from '@vid2live/storage/output-names';
 import { RecordStore } from '../apps/worker/src/record-store';
 import { apiClient, type ApiClient } from './support/http';
 import { makeVideo } from './support/media';

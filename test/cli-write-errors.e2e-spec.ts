@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { IPHONE_HEIC } from '../libs/livephoto/src/testing/fixtures';
-import { mountTmpfs, unmountTmpfs } from '../libs/livephoto/src/testing/mounts';
-import { makeSource } from '../libs/livephoto/src/testing/sources';
+import { IPHONE_HEIC } from '@vid2live/livephoto/testing/fixtures';
+import { mountTmpfs, unmountTmpfs } from '@vid2live/livephoto/testing/mounts';
+import { makeSource } from '@vid2live/livephoto/testing/sources';
 
 /** The built CLI where it cannot write: a read-only file system and a full one (real tmpfs mounts when root). */
 const BIN = path.join(__dirname, '..', 'bin', 'vid2live.js');

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { QUEUES } from '../libs/jobs/src';
+import { QUEUES } from '@vid2live/jobs';
 
 /**
  * The deployment manifests, checked offline: every document of infra/k8s validates against the Kubernetes and

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { AppConfig } from '../libs/config/src';
-import { redisKeys } from '../libs/jobs/src';
-import { makeSource } from '../libs/livephoto/src/testing/sources';
-import { S3Storage, type ObjectStorage } from '../libs/storage/src';
-import { batchItemOutputNames } from '../libs/storage/src/output-names';
-import { startS3rver, type RunningS3rver } from '../libs/storage/src/testing/s3rver';
+import type { AppConfig } from '@vid2live/config';
+import { redisKeys } from '@vid2live/jobs';
+import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { S3Storage, type ObjectStorage } from '@vid2live/storage';
+import { batchItemOutputNames } from '@vid2live/storage/output-names';
+import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';
 import { STORAGE } from '../apps/worker/src/tokens';
 import { Producer, objectKeys, startWorker, uniquePrefix, workerConfig, type RunningWorker } from './worker-support';
 

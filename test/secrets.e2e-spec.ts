@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { redisKeys } from '../libs/jobs/src';
-import type { ConversionRecord } from '../libs/jobs/src/records';
+import { redisKeys } from '@vid2live/jobs';
+import type { ConversionRecord } from '@vid2live/jobs/records';
 import { apiClient, type ApiClient } from './support/http';
 import { makeTextFile, makeVideo } from './support/media';
 import { runToExit, startApi, startWorker, stopAll, type ApiProcess, type AppProcess } from './support/processes';

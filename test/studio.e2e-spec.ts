@@ -4,10 +4,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startStudioServer, type RunningStudio } from '../apps/studio/src/local-server';
-import { inspectLivePhoto } from '../libs/livephoto/src/inspect';
-import { inspectPvtPackage } from '../libs/livephoto/src/pvt';
-import { makeSource } from '../libs/livephoto/src/testing/sources';
-import { makeTempDir, removeDir } from '../libs/media/src/test-media';
+import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
+import { inspectPvtPackage } from '@vid2live/livephoto/pvt';
+import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeTempDir, removeDir } from '@vid2live/media/test-media';
 
 /**
  * The studio in Debian's Chromium (never a downloaded browser), driven by playwright-core, against the local

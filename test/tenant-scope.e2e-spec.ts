@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { QUEUES, conversionJobOptions, redisKeys, type ConversionJobData } from '../libs/jobs/src';
-import { JOB_NAMES, type ConversionRecord } from '../libs/jobs/src/records';
+import { QUEUES, conversionJobOptions, redisKeys, type ConversionJobData } from '@vid2live/jobs';
+import { JOB_NAMES, type ConversionRecord } from '@vid2live/jobs/records';
 import { apiClient, type ApiClient } from './support/http';
 import { makeVideo } from './support/media';
 import { runToExit, startApi, startWorker, stopAll, type ApiProcess } from './support/processes';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inspectLivePhoto } from '../libs/livephoto/src/inspect';
+import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
 import { apiClient, type ApiClient } from './support/http';
 import { makeVideo } from './support/media';
 import { startApi, startWorker, stopAll } from './support/processes';

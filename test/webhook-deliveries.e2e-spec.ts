@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { QUEUES, redisKeys, webhookEventId, webhookJobOptions, type WebhookDeliveryJobData } from '../libs/jobs/src';
-import type { ConversionRecord } from '../libs/jobs/src/records';
-import { WebhookDeliveries, ensureTerminalConversionEvent, type StoredDelivery } from '../libs/jobs/src/webhook-deliveries';
+import { QUEUES, redisKeys, webhookEventId, webhookJobOptions, type WebhookDeliveryJobData } from '@vid2live/jobs';
+import type { ConversionRecord } from '@vid2live/jobs/records';
+import { WebhookDeliveries, ensureTerminalConversionEvent, type StoredDelivery } from '@vid2live/jobs/webhook-deliveries';
 import { REDIS_URL, uniquePrefix } from './worker-support';
 
 /**

@@ -1,6 +1,6 @@
-import { loadConfig } from '../libs/config/src';
-import { QUEUES, redisKeys, webhookEventId } from '../libs/jobs/src';
-import type { StoredDelivery } from '../libs/jobs/src/webhook-deliveries';
+import { loadConfig } from '@vid2live/config';
+import { QUEUES, redisKeys, webhookEventId } from '@vid2live/jobs';
+import type { StoredDelivery } from '@vid2live/jobs/webhook-deliveries';
 import { WebhookEvents } from '../apps/worker/src/webhook-events';
 import { apiClient, type ApiClient } from './support/http';
 import { makeVideo } from './support/media';

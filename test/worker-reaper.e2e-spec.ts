@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeSource } from '../libs/livephoto/src/testing/sources';
-import { startS3rver, type RunningS3rver } from '../libs/storage/src/testing/s3rver';
+import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';
 import {
   Producer,
   REDIS_URL,

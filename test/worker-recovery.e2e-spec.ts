@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeSource } from '../libs/livephoto/src/testing/sources';
-import { S3Storage } from '../libs/storage/src';
-import { startS3rver, type RunningS3rver } from '../libs/storage/src/testing/s3rver';
+import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { S3Storage } from '@vid2live/storage';
+import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';
 import {
   Producer,
   REDIS_URL,

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { AppConfig } from '../libs/config/src';
-import { redisKeys, type WebhookDeliveryRecord } from '../libs/jobs/src';
-import { batchKeys } from '../libs/jobs/src/records';
-import { makeBadInput, makeSource } from '../libs/livephoto/src/testing/sources';
-import { S3Storage } from '../libs/storage/src';
-import { startS3rver, type RunningS3rver } from '../libs/storage/src/testing/s3rver';
-import { verifyWebhook } from '../libs/webhooks/src';
+import type { AppConfig } from '@vid2live/config';
+import { redisKeys, type WebhookDeliveryRecord } from '@vid2live/jobs';
+import { batchKeys } from '@vid2live/jobs/records';
+import { makeBadInput, makeSource } from '@vid2live/livephoto/testing/sources';
+import { S3Storage } from '@vid2live/storage';
+import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';
+import { verifyWebhook } from '@vid2live/webhooks';
 import {
   Producer,
   WEBHOOK_SECRET,

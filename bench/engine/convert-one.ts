@@ -5,7 +5,7 @@
  * (probe → plan → render → pair; the last stage runs to the end of the conversion).
  */
 import { performance } from 'node:perf_hooks';
-import { convertToLivePhoto } from '../../libs/livephoto/src';
+import { convertToLivePhoto } from '@vid2live/livephoto';
 
 async function main(): Promise<void> {
   const [source, outputDir, start, keyFrame] = process.argv.slice(2);

@@ -12,8 +12,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { sourceColorOf } from '../../libs/livephoto/src/stages/color';
-import { buildRenderFilterGraph, movieEncodeArgs, outputFrameSize } from '../../libs/livephoto/src/stages/render';
+import { sourceColorOf } from '@vid2live/livephoto/stages/color';
+import { buildRenderFilterGraph, movieEncodeArgs, outputFrameSize } from '@vid2live/livephoto/stages/render';
 
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1]) > 0 && args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;

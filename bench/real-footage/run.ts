@@ -14,9 +14,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { convertToLivePhoto, isLivePhotoError } from '../../libs/livephoto/src';
-import { IPHONE_MOV, REAL_MEDIA_DIR } from '../../libs/livephoto/src/testing/fixtures';
-import { decodeRgb, meanChroma, meanLumaError } from '../../libs/livephoto/src/testing/picture';
+import { convertToLivePhoto, isLivePhotoError } from '@vid2live/livephoto';
+import { IPHONE_MOV, REAL_MEDIA_DIR } from '@vid2live/livephoto/testing/fixtures';
+import { decodeRgb, meanChroma, meanLumaError } from '@vid2live/livephoto/testing/picture';
 
 const args = process.argv.slice(2);
 const RUNS = args.includes('--runs') ? Math.max(1, Number(args[args.indexOf('--runs') + 1]) || 3) : 3;

@@ -10,13 +10,17 @@ module.exports = async function globalSetup() {
   const logs = path.join(root, '.tmp', 'e2e');
   if (fs.existsSync(logs)) for (const f of fs.readdirSync(logs)) if (f.endsWith('.log')) fs.rmSync(path.join(logs, f));
   const started = Date.now();
-  const res = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+  // the same two steps as `npm run build`: compile, then turn the @vid2live/* imports into relative paths
+  let res = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: root,
     encoding: 'utf8',
   });
+  if (res.status === 0) {
+    res = spawnSync(process.execPath, [require.resolve('tsc-alias/dist/bin/index.js'), '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
+  }
   const entry = path.join(root, 'dist', 'apps', 'api', 'src', 'main.js');
   if (res.status !== 0 || !fs.existsSync(entry)) {
-    throw new Error(`e2e: the build failed (tsc -p tsconfig.build.json):\n${(res.stdout || '') + (res.stderr || '')}`);
+    throw new Error(`e2e: the build failed (npm run build):\n${(res.stdout || '') + (res.stderr || '')}`);
   }
   process.stderr.write(`\ne2e: built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 };

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
-import { QUEUES } from '../../libs/jobs/src';
+import { QUEUES } from '@vid2live/jobs';
 import { E2E_TMP, freePort, type Stack } from './stack';
 import { waitFor } from './wait';
 

@@ -6,8 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import S3rver from 's3rver';
-import { fixS3rverDeleteRace } from '../../libs/storage/src/testing/s3rver';
-import { S3Storage } from '../../libs/storage/src';
+import { fixS3rverDeleteRace } from '@vid2live/storage/testing/s3rver';
+import { S3Storage } from '@vid2live/storage';
 import { waitFor } from './wait';
 
 /**

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifyWebhook } from '../../libs/webhooks/src/signature';
+import { verifyWebhook } from '@vid2live/webhooks/signature';
 import { waitFor } from './wait';
 
 export interface ReceivedWebhook {

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AppConfig } from '../../../libs/config/src';
+import type { AppConfig } from '@vid2live/config';
 import { ApiError } from './errors';
 import { APP_CONFIG } from './tokens';
 

@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { webhookJobOptions } from '../../../libs/jobs/src';
-import { batchItemOutputNames } from '../../../libs/storage/src/output-names';
-import { type BatchRecord, type BatchStatus } from '../../../libs/jobs/src/records';
-import { enqueueItemsBatch, enqueuePrefixBatch, newId } from '../../../libs/jobs/src/submit';
-import { WebhookDeliveries, ensureBatchCompletedEvent, type StoredBatch } from '../../../libs/jobs/src/webhook-deliveries';
-import type { AppConfig } from '../../../libs/config/src';
+import { webhookJobOptions } from '@vid2live/jobs';
+import { batchItemOutputNames } from '@vid2live/storage/output-names';
+import { type BatchRecord, type BatchStatus } from '@vid2live/jobs/records';
+import { enqueueItemsBatch, enqueuePrefixBatch, newId } from '@vid2live/jobs/submit';
+import { WebhookDeliveries, ensureBatchCompletedEvent, type StoredBatch } from '@vid2live/jobs/webhook-deliveries';
+import type { AppConfig } from '@vid2live/config';
 import { ApiError } from './errors';
 import { Idempotency } from './idempotency';
 import { Queues } from './infra.module';

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiKeyGuard, Tenant } from './auth';
-import type { ConversionView } from '../../../libs/jobs/src/records';
+import type { ConversionView } from '@vid2live/jobs/records';
 import { ConversionsService } from './conversions.service';
 import { ERROR_SCHEMA, CONVERSION_VIEW_SCHEMA, QUEUE_UNAVAILABLE_RESPONSE, TENANT_KEY_REQUIRED_RESPONSE, STORAGE_SCOPE_RESPONSE, SUBMIT_UNAVAILABLE_RESPONSE } from './openapi';
 import { createConversionSchema, jsonSchemaOf, parseBody, parseIdempotencyKey } from './schemas';

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { redisKeys, type ConversionStatus } from '../../../libs/jobs/src';
-import { conversionView, type ConversionRecord, type ConversionView } from '../../../libs/jobs/src/records';
-import { enqueueConversion, newConversionRecord } from '../../../libs/jobs/src/submit';
+import { redisKeys, type ConversionStatus } from '@vid2live/jobs';
+import { conversionView, type ConversionRecord, type ConversionView } from '@vid2live/jobs/records';
+import { enqueueConversion, newConversionRecord } from '@vid2live/jobs/submit';
 import { ApiError } from './errors';
 import { Idempotency } from './idempotency';
 import { Queues } from './infra.module';
@@ -12,9 +12,9 @@ import { StorageGateway } from './storage.gateway';
 import { StoragePolicy } from './storage-policy';
 import { TargetPolicy } from './target-policy';
 import { APP_CONFIG, REDIS } from './tokens';
-import type { AppConfig } from '../../../libs/config/src';
-import { webhookEventId, webhookJobOptions } from '../../../libs/jobs/src';
-import { WebhookDeliveries, ensureTerminalConversionEvent, terminalConversionEvent } from '../../../libs/jobs/src/webhook-deliveries';
+import type { AppConfig } from '@vid2live/config';
+import { webhookEventId, webhookJobOptions } from '@vid2live/jobs';
+import { WebhookDeliveries, ensureTerminalConversionEvent, terminalConversionEvent } from '@vid2live/jobs/webhook-deliveries';
 
 const ENDED: ReadonlySet<ConversionStatus> = new Set(['completed', 'failed', 'canceled']);
 

@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
-import { resolveMediaBinaries } from '../../../libs/media/src/binaries';
+import { resolveMediaBinaries } from '@vid2live/media/binaries';
 import { READINESS_SCHEMA } from './openapi';
 import { StorageGateway } from './storage.gateway';
 import { REDIS } from './tokens';

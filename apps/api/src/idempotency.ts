@@ -1,8 +1,8 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
-import { redisKeys } from '../../../libs/jobs/src';
+import type { AppConfig } from '@vid2live/config';
+import { redisKeys } from '@vid2live/jobs';
 import { ApiError } from './errors';
 import { APP_CONFIG, REDIS } from './tokens';
 

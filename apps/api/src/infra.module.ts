@@ -1,10 +1,10 @@
 import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { FlowProducer, Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import { configSecrets, loadConfig, type AppConfig } from '../../../libs/config/src';
-import { QUEUES } from '../../../libs/jobs/src';
-import { createRedis, watchRedisErrors } from '../../../libs/jobs/src/redis';
-import type { SubmitTarget } from '../../../libs/jobs/src/submit';
+import { configSecrets, loadConfig, type AppConfig } from '@vid2live/config';
+import { QUEUES } from '@vid2live/jobs';
+import { createRedis, watchRedisErrors } from '@vid2live/jobs/redis';
+import type { SubmitTarget } from '@vid2live/jobs/submit';
 import { AdminKeyGuard, ApiKeyAuth, ApiKeyGuard } from './auth';
 import { StorageGateway } from './storage.gateway';
 import { APP_CONFIG, REDIS } from './tokens';

@@ -3,7 +3,7 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { ConfigError, configSecrets, errorText, loadConfig, redactedConfig, type AppConfig } from '../../../libs/config/src';
+import { ConfigError, configSecrets, errorText, loadConfig, redactedConfig, type AppConfig } from '@vid2live/config';
 import { ADMIN_BASE_PATH, mountQueueDashboard } from './admin';
 import { AppModule } from './app.module';
 

@@ -2,9 +2,9 @@ import { Controller, Get, Header, Inject, Injectable, UseGuards } from '@nestjs/
 import { ApiExcludeController } from '@nestjs/swagger';
 import type Redis from 'ioredis';
 import { Gauge } from 'prom-client';
-import type { AppConfig } from '../../../libs/config/src';
-import { collectProcessMetrics, metricsRegistry } from '../../../libs/jobs/src/metrics';
-import { fleetRegistry } from '../../../libs/jobs/src/metrics-relay';
+import type { AppConfig } from '@vid2live/config';
+import { collectProcessMetrics, metricsRegistry } from '@vid2live/jobs/metrics';
+import { fleetRegistry } from '@vid2live/jobs/metrics-relay';
 import { AdminKeyGuard } from './auth';
 import { Queues } from './infra.module';
 import { APP_CONFIG, REDIS } from './tokens';

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
-import { BATCH_COUNT_FIELDS, type BatchCounts, type BatchRecord, type ConversionRecord } from '../../../libs/jobs/src/records';
-import { RecordStore as JobRecordStore, RecordConflictError } from '../../../libs/jobs/src/record-store';
+import type { AppConfig } from '@vid2live/config';
+import { BATCH_COUNT_FIELDS, type BatchCounts, type BatchRecord, type ConversionRecord } from '@vid2live/jobs/records';
+import { RecordStore as JobRecordStore, RecordConflictError } from '@vid2live/jobs/record-store';
 import { ApiError } from './errors';
 import { APP_CONFIG, REDIS } from './tokens';
 

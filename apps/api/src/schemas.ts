@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import { MAX_CLIP_SECONDS, MIN_CLIP_SECONDS } from '../../../libs/livephoto/src/types';
+import { MAX_CLIP_SECONDS, MIN_CLIP_SECONDS } from '@vid2live/livephoto/types';
 import { ApiError } from './errors';
 
 /**

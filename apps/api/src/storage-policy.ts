@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../../../libs/config/src';
-import type { ConversionSource, OutputTarget } from '../../../libs/jobs/src';
+import type { AppConfig } from '@vid2live/config';
+import type { ConversionSource, OutputTarget } from '@vid2live/jobs';
 import {
   StorageScopeError,
   StorageScopePolicy,
   assertOutputName,
   defaultOutputName,
-} from '../../../libs/storage/src/scope';
-import { batchItemOutputNames } from '../../../libs/storage/src/output-names';
+} from '@vid2live/storage/scope';
+import { batchItemOutputNames } from '@vid2live/storage/output-names';
 import { ApiError } from './errors';
 import { APP_CONFIG } from './tokens';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
-import type { AppConfig } from '../../../libs/config/src';
-import { storageFromConfig, type S3Storage } from '../../../libs/storage/src';
+import type { AppConfig } from '@vid2live/config';
+import { storageFromConfig, type S3Storage } from '@vid2live/storage';
 import { APP_CONFIG } from './tokens';
 
 /** What the API needs from object storage: presigned GETs for results and a reachability probe. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../../../libs/config/src';
-import { TargetForbiddenError, TargetResolveError, assertPublicTarget } from '../../../libs/webhooks/src/target-guard';
+import type { AppConfig } from '@vid2live/config';
+import { TargetForbiddenError, TargetResolveError, assertPublicTarget } from '@vid2live/webhooks/target-guard';
 import { ApiError } from './errors';
 import { APP_CONFIG } from './tokens';
 

@@ -1,9 +1,9 @@
 import { Controller, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
-import { webhookJobOptions } from '../../../libs/jobs/src';
-import { WebhookDeliveries } from '../../../libs/jobs/src/webhook-deliveries';
+import type { AppConfig } from '@vid2live/config';
+import { webhookJobOptions } from '@vid2live/jobs';
+import { WebhookDeliveries } from '@vid2live/jobs/webhook-deliveries';
 import { ApiKeyGuard, Tenant } from './auth';
 import { ApiError } from './errors';
 import { Queues } from './infra.module';

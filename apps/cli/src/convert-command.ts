@@ -15,9 +15,9 @@ import {
   type ConvertOptions,
   type PlanWarning,
   type StageProgress,
-} from '../../../libs/livephoto/src';
+} from '@vid2live/livephoto';
 import { discoverSources, type DiscoveredSource } from './discover';
-import { isMotionPhotoFile } from '../../../libs/livephoto/src/sources/motion-photo-layout';
+import { isMotionPhotoFile } from '@vid2live/livephoto/sources/motion-photo-layout';
 
 export interface ConvertCommandOptions {
   output: string;

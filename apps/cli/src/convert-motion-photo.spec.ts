@@ -2,12 +2,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { closeExifTool, readAllTags } from '../../../libs/media/src/exiftool';
-import { inspectLivePhoto } from '../../../libs/livephoto/src/inspect';
-import { writeJpegExif } from '../../../libs/livephoto/src/exif/jpeg';
-import { buildExifTiff } from '../../../libs/livephoto/src/exif/tiff';
-import { writeMotionPhoto } from '../../../libs/livephoto/src/motion-photo';
-import { PIXEL_MOTION_PHOTO_SHORTENED } from '../../../libs/livephoto/src/testing/real-media';
+import { closeExifTool, readAllTags } from '@vid2live/media/exiftool';
+import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
+import { writeJpegExif } from '@vid2live/livephoto/exif/jpeg';
+import { buildExifTiff } from '@vid2live/livephoto/exif/tiff';
+import { writeMotionPhoto } from '@vid2live/livephoto/motion-photo';
+import { PIXEL_MOTION_PHOTO_SHORTENED } from '@vid2live/livephoto/testing/real-media';
 import { runConvert, type ConvertSummary, type FileOutcome } from './convert-command';
 import { discoverSources } from './discover';
 

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { isMotionPhotoFile, MOTION_PHOTO_EXTENSIONS } from '../../../libs/livephoto/src/sources/motion-photo-layout';
+import { isMotionPhotoFile, MOTION_PHOTO_EXTENSIONS } from '@vid2live/livephoto/sources/motion-photo-layout';
 
 /** Extensions we treat as videos when walking a folder. Files named explicitly are always attempted. */
 export const VIDEO_EXTENSIONS = new Set([

@@ -1,4 +1,4 @@
-import { inspectLivePhoto, inspectMotionPhoto, inspectPvtPackage, isPvtPath, type InspectReport } from '../../../libs/livephoto/src';
+import { inspectLivePhoto, inspectMotionPhoto, inspectPvtPackage, isPvtPath, type InspectReport } from '@vid2live/livephoto';
 
 /** A pair (still + movie), a `.pvt` package folder (its pair inside), or a Motion Photo alone. */
 export async function runInspect(still: string, movie: string | undefined, options: { wallpaper?: boolean } = {}): Promise<InspectReport> {

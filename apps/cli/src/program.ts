@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { closeExifTool, describeMediaBinaries } from '../../../libs/media/src';
-import { isLivePhotoError, isPvtPath, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptions } from '../../../libs/livephoto/src';
+import { closeExifTool, describeMediaBinaries } from '@vid2live/media';
+import { isLivePhotoError, isPvtPath, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptions } from '@vid2live/livephoto';
 import { describeSummary, failedRunSummary, runConvert } from './convert-command';
 import { describeReport, runInspect } from './inspect-command';
 import { runSubmit } from './submit-command';

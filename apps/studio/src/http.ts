@@ -2,7 +2,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { isLivePhotoError } from '../../../libs/livephoto/src/errors';
+import { isLivePhotoError } from '@vid2live/errors';
 
 /** A typed error the page shows in words: `{ error: { code, message } }` with an HTTP status. */
 export class StudioError extends Error {

@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { inspectLivePhoto } from '../../../libs/livephoto/src/inspect';
-import { inspectPvtPackage } from '../../../libs/livephoto/src/pvt';
-import { makeSource } from '../../../libs/livephoto/src/testing/sources';
-import { makeTempDir, removeDir } from '../../../libs/media/src/test-media';
+import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
+import { inspectPvtPackage } from '@vid2live/livephoto/pvt';
+import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { startStudioServer, type RunningStudio } from './local-server';
 
 interface Answer {

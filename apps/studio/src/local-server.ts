@@ -6,10 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { discoverSources } from '../../cli/src/discover';
-import { convertToLivePhoto } from '../../../libs/livephoto/src/convert';
-import { LivePhotoError } from '../../../libs/livephoto/src/errors';
-import { PVT_METADATA_FILE, writePvtMetadata } from '../../../libs/livephoto/src/pvt';
-import { runFfmpeg } from '../../../libs/media/src/ffmpeg';
+import { convertToLivePhoto } from '@vid2live/livephoto/convert';
+import { LivePhotoError } from '@vid2live/errors';
+import { PVT_METADATA_FILE, writePvtMetadata } from '@vid2live/livephoto/pvt';
+import { runFfmpeg } from '@vid2live/media/ffmpeg';
 import {
   analyseMoment,
   extractPreviewFrame,
@@ -19,8 +19,8 @@ import {
   PREVIEW_MAX_WIDTH,
   type MomentAnalysis,
   type ThumbnailStrip,
-} from '../../../libs/livephoto/src/preview';
-import type { ConvertOptions, SourceInfo } from '../../../libs/livephoto/src/types';
+} from '@vid2live/livephoto/preview';
+import type { ConvertOptions, SourceInfo } from '@vid2live/livephoto/types';
 import { readJson, sendError, sendFile, sendJson, StudioError } from './http';
 import { Limiter } from './limiter';
 import { writeStoredZip } from './zip';

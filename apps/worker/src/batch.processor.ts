@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { configSecrets, scrubSecrets, type AppConfig } from '../../../libs/config/src';
+import { configSecrets, scrubSecrets, type AppConfig } from '@vid2live/config';
 import {
   QUEUES,
   batchExpandJobOptions,
@@ -10,13 +10,13 @@ import {
   type BatchExpandJobData,
   type BatchJobData,
   type ConversionJobData,
-} from '../../../libs/jobs/src';
-import { BATCH_COUNT_FIELDS, JOB_NAMES, type ConversionRecord } from '../../../libs/jobs/src/records';
-import { batchParentJobOptions } from '../../../libs/jobs/src/submit';
-import { batchCompletedEventData } from '../../../libs/jobs/src/webhook-deliveries';
-import type { ObjectStorage } from '../../../libs/storage/src';
-import { prefixItemOutputCandidates } from '../../../libs/storage/src/output-names';
-import { StorageScopePolicy } from '../../../libs/storage/src/scope';
+} from '@vid2live/jobs';
+import { BATCH_COUNT_FIELDS, JOB_NAMES, type ConversionRecord } from '@vid2live/jobs/records';
+import { batchParentJobOptions } from '@vid2live/jobs/submit';
+import { batchCompletedEventData } from '@vid2live/jobs/webhook-deliveries';
+import type { ObjectStorage } from '@vid2live/storage';
+import { prefixItemOutputCandidates } from '@vid2live/storage/output-names';
+import { StorageScopePolicy } from '@vid2live/storage/scope';
 import { classifyError, scrubbedError } from './errors';
 import { RecordStore } from './record-store';
 import { STORAGE, APP_CONFIG } from './tokens';

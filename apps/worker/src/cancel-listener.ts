@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { configSecrets, type AppConfig } from '../../../libs/config/src';
-import { redisKeys } from '../../../libs/jobs/src';
-import { createRedis } from '../../../libs/jobs/src/redis';
+import { configSecrets, type AppConfig } from '@vid2live/config';
+import { redisKeys } from '@vid2live/jobs';
+import { createRedis } from '@vid2live/jobs/redis';
 import { RunningConversions } from './running-conversions';
 import { APP_CONFIG } from './tokens';
 

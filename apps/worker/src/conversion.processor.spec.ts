@@ -1,10 +1,10 @@
-import { LivePhotoError } from '../../../libs/livephoto/src/errors';
-import { StorageError } from '../../../libs/storage/src';
-import { TargetForbiddenError } from '../../../libs/webhooks/src';
+import { LivePhotoError } from '@vid2live/errors';
+import { StorageError } from '@vid2live/storage';
+import { TargetForbiddenError } from '@vid2live/webhooks';
 import { childConversionId } from './batch.processor';
 import * as os from 'node:os';
-import type { AppConfig } from '../../../libs/config/src';
-import type { ObjectStorage } from '../../../libs/storage/src';
+import type { AppConfig } from '@vid2live/config';
+import type { ObjectStorage } from '@vid2live/storage';
 import { ConversionProcessor, contentIdentifierFor, outputBaseName } from './conversion.processor';
 import { RunningConversions } from './running-conversions';
 import { classifyError } from './errors';

@@ -1,5 +1,5 @@
-import { scrubSecrets } from '../../../libs/config/src/redact';
-import { isLivePhotoError } from '../../../libs/livephoto/src/errors';
+import { scrubSecrets } from '@vid2live/config/redact';
+import { isLivePhotoError } from '@vid2live/errors';
 
 export interface ErrorInfo {
   code: string;

@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ConfigError, configSecrets, errorText, loadConfig, redactedConfig, type AppConfig } from '../../../libs/config/src';
+import { ConfigError, configSecrets, errorText, loadConfig, redactedConfig, type AppConfig } from '@vid2live/config';
 import { hostname } from 'node:os';
 import type Redis from 'ioredis';
-import { collectProcessMetrics } from '../../../libs/jobs/src/metrics';
-import { startMetricsRelay } from '../../../libs/jobs/src/metrics-relay';
-import { closeExifTool } from '../../../libs/media/src/exiftool';
-import { describeMediaBinaries } from '../../../libs/media/src/binaries';
+import { collectProcessMetrics } from '@vid2live/jobs/metrics';
+import { startMetricsRelay } from '@vid2live/jobs/metrics-relay';
+import { closeExifTool } from '@vid2live/media/exiftool';
+import { describeMediaBinaries } from '@vid2live/media/binaries';
 import { WorkerHost } from './worker-host';
 import { REDIS } from './tokens';
 import { WorkerModule } from './worker.module';

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { FlowProducer, Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import { configSecrets, type AppConfig } from '../../../libs/config/src';
-import { QUEUES } from '../../../libs/jobs/src';
-import { watchRedisErrors } from '../../../libs/jobs/src/redis';
+import { configSecrets, type AppConfig } from '@vid2live/config';
+import { QUEUES } from '@vid2live/jobs';
+import { watchRedisErrors } from '@vid2live/jobs/redis';
 import { APP_CONFIG, REDIS } from './tokens';
 
 /** Producer side inside the worker: batch expansion adds children, terminal states add webhook deliveries. */

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
-import { RecordStore as JobRecordStore } from '../../../libs/jobs/src/record-store';
+import type { AppConfig } from '@vid2live/config';
+import { RecordStore as JobRecordStore } from '@vid2live/jobs/record-store';
 import { APP_CONFIG, REDIS } from './tokens';
 
-export { ENDED, OutputNameExhaustedError, RecordConflictError } from '../../../libs/jobs/src/record-store';
+export { ENDED, OutputNameExhaustedError, RecordConflictError } from '@vid2live/jobs/record-store';
 
 /** The shared record store (libs/jobs), injectable into the worker's processors. */
 @Injectable()

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveMediaBinaries } from '../../../libs/media/src/binaries';
+import { resolveMediaBinaries } from '@vid2live/media/binaries';
 import { makeConversionTempDir, processStartTicks, reapStaleTempDirs } from './temp-dirs';
 
 /** A pid that existed and is gone now (a finished child), with the start time it had. */

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
-import { webhookJobOptions, type WebhookEventType } from '../../../libs/jobs/src';
-import type { ConversionRecord } from '../../../libs/jobs/src/records';
-import { WebhookDeliveries, conversionEventData, ensureTerminalConversionEvent } from '../../../libs/jobs/src/webhook-deliveries';
+import type { AppConfig } from '@vid2live/config';
+import { webhookJobOptions, type WebhookEventType } from '@vid2live/jobs';
+import type { ConversionRecord } from '@vid2live/jobs/records';
+import { WebhookDeliveries, conversionEventData, ensureTerminalConversionEvent } from '@vid2live/jobs/webhook-deliveries';
 import { WorkerQueues } from './queues';
 import { APP_CONFIG, REDIS } from './tokens';
 

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../../libs/config/src';
-import type { WebhookDeliveryJobData } from '../../../libs/jobs/src';
-import { WebhookDeliveries, type DeliveryAttemptOutcome } from '../../../libs/jobs/src/webhook-deliveries';
-import { webhookDeliveriesTotal } from '../../../libs/jobs/src/metrics';
-import type { ObjectStorage } from '../../../libs/storage/src';
-import { deliverWebhook, TargetForbiddenError, WebhookDeliveryError } from '../../../libs/webhooks/src';
+import type { AppConfig } from '@vid2live/config';
+import type { WebhookDeliveryJobData } from '@vid2live/jobs';
+import { WebhookDeliveries, type DeliveryAttemptOutcome } from '@vid2live/jobs/webhook-deliveries';
+import { webhookDeliveriesTotal } from '@vid2live/jobs/metrics';
+import type { ObjectStorage } from '@vid2live/storage';
+import { deliverWebhook, TargetForbiddenError, WebhookDeliveryError } from '@vid2live/webhooks';
 import { APP_CONFIG, REDIS, STORAGE } from './tokens';
 import { withFreshResultUrls } from './webhook-events';
 

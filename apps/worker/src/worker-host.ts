@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
-import { configSecrets, scrubSecrets, type AppConfig } from '../../../libs/config/src';
-import { createRedis, watchRedisErrors } from '../../../libs/jobs/src/redis';
-import { CONVERSION_BACKOFF_TYPE, QUEUES, WEBHOOK_BACKOFF_TYPE, conversionRetryDelay, webhookRetryDelay, type BatchJobData, type ConversionJobData } from '../../../libs/jobs/src';
-import { JOB_NAMES } from '../../../libs/jobs/src/records';
+import { configSecrets, scrubSecrets, type AppConfig } from '@vid2live/config';
+import { createRedis, watchRedisErrors } from '@vid2live/jobs/redis';
+import { CONVERSION_BACKOFF_TYPE, QUEUES, WEBHOOK_BACKOFF_TYPE, conversionRetryDelay, webhookRetryDelay, type BatchJobData, type ConversionJobData } from '@vid2live/jobs';
+import { JOB_NAMES } from '@vid2live/jobs/records';
 import { BatchProcessor } from './batch.processor';
 import { CancelListener } from './cancel-listener';
 import { ConversionProcessor } from './conversion.processor';

@@ -1,8 +1,8 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { configSecrets, type AppConfig } from '../../../libs/config/src';
-import { createRedis } from '../../../libs/jobs/src/redis';
-import { storageFromConfig, type ObjectStorage } from '../../../libs/storage/src';
+import { configSecrets, type AppConfig } from '@vid2live/config';
+import { createRedis } from '@vid2live/jobs/redis';
+import { storageFromConfig, type ObjectStorage } from '@vid2live/storage';
 import { BatchProcessor } from './batch.processor';
 import { CancelListener } from './cancel-listener';
 import { ConversionProcessor } from './conversion.processor';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseTenantStorage, type TenantStorage } from '../../storage/src/scope';
+import { parseTenantStorage, type TenantStorage } from '@vid2live/storage/scope';
 import { scrubSecrets, urlCredentials } from './redact';
 
 export { errorText, scrubSecrets, urlCredentials, REDACTED } from './redact';

@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import type { ConvertOptions } from '../../livephoto/src/types';
+import type { ConvertOptions } from '@vid2live/livephoto/types';
 
 /**
  * Queue names, payloads and options shared by the api (producer) and the worker (consumer).

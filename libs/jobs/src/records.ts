@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { PlanWarning } from '../../livephoto/src/types';
+import type { PlanWarning } from '@vid2live/livephoto/types';
 import type { ConversionOptions, ConversionSource, ConversionStatus, OutputTarget } from './index';
 import { redisKeys } from './index';
 

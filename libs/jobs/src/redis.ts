@@ -1,5 +1,5 @@
 import Redis, { type RedisOptions } from 'ioredis';
-import { errorText, urlCredentials } from '../../config/src/redact';
+import { errorText, urlCredentials } from '@vid2live/config/redact';
 
 /**
  * Redis connections that never print a secret. ioredis attaches the failed command to its errors — for a

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config/src';
+import { loadConfig } from '@vid2live/config';
 import { webhookEventId, webhookRetryDelay } from './index';
 
 describe('webhook retry schedule', () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { closeExifTool, readAllTags } from '../../media/src/exiftool';
+import { closeExifTool, readAllTags } from '@vid2live/media/exiftool';
 import { convertToLivePhoto } from './convert';
 import { ExifTag, readJpegExif } from './exif';
 import { realMedia } from './testing/fixtures';

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { closeExifTool, readAllTags } from '../../media/src/exiftool';
+import { closeExifTool, readAllTags } from '@vid2live/media/exiftool';
 import { convertToLivePhoto } from './convert';
-import { LivePhotoError } from './errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { inspectLivePhoto } from './inspect';
-import { stillVersusMovieFramePsnr as stillVsMovieFramePsnr } from '../../media/src/test-media';
+import { stillVersusMovieFramePsnr as stillVsMovieFramePsnr } from '@vid2live/media/test-media';
 import { makeBadInput, makeSource, type BadInputKind, type SourceKind } from './testing/sources';
 import type { LivePhotoResult } from './types';
 

@@ -1,8 +1,8 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isRemoteSource, runFfmpeg } from '../../media/src/ffmpeg';
-import { isLivePhotoError, LivePhotoError, outputWriteError, throwIfAborted } from './errors';
+import { isRemoteSource, runFfmpeg } from '@vid2live/media/ffmpeg';
+import { isLivePhotoError, LivePhotoError, outputWriteError, throwIfAborted } from '@vid2live/errors';
 import { writeJpegExif } from './exif';
 import { motionPhotoFileName, writeMotionPhoto } from './motion-photo';
 import { pairLivePhoto } from './stages/pair';
@@ -14,28 +14,9 @@ import { detectMotionPhotoSource } from './sources/motion-photo-layout';
 import { convertMotionPhotoSource } from './sources/motion-photo-source';
 import { HDR_REFERENCE_WHITE_NITS } from './stages/color';
 import { WALLPAPER_PROFILE } from './types';
-import type { ClipPlan, ConvertOptions, CropRect, LivePhotoResult, PlanWarning, SourceInfo as LivePhotoSource, StageContext } from './types';
+import type { ConvertRequest, ClipPlan, ConvertOptions, CropRect, LivePhotoResult, PlanWarning, SourceInfo as LivePhotoSource, StageContext } from './types';
 
-export interface ConvertRequest {
-  /**
-   * a local path, or the source reader's loopback URL (`http://127.0.0.1:<port>/…`, libs/sources): ffmpeg never
-   * opens an external URL; anything else is read as a file name
-   */
-  source: string;
-  outputDir: string;
-  /** output file name without extension: NAME.JPG|HEIC + NAME.MOV (+ NAME.MP.jpg) */
-  baseName: string;
-  options?: ConvertOptions;
-  /** reuse a given identifier (a retried job keeps its id); a fresh upper-case UUID otherwise */
-  contentIdentifier?: string;
-  /**
-   * `conversionFingerprint(source, options)`, recorded in the MOV so a later run can tell whether the pair
-   * still matches its source and options (the CLI's resume check); not recorded when absent
-   */
-  fingerprint?: string;
-  /** where intermediates go; a private temp folder by default */
-  workDir?: string;
-}
+export type { ConvertRequest };
 
 export interface OutputPaths {
   still: string;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { LivePhotoError } from './errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { readLivePhotoMov, VID2LIVE_KEYS } from './quicktime';
 import type { ConvertOptions } from './types';
 

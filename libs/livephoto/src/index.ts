@@ -1,5 +1,5 @@
 /** The Live Photo engine: plain TypeScript, no framework. */
-export * from './errors';
+export * from '@vid2live/errors';
 export * from './types';
 export * from './convert';
 export * from './inspect';

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { isLivePhotoError } from './errors';
+import { isLivePhotoError } from '@vid2live/errors';
 import { buildAppleMakerNote, buildExifTiff, listJpegSegments, writeJpegExif } from './exif';
 import { inspectLivePhoto, inspectMotionPhoto, InspectReport } from './inspect';
 import { writeMotionPhoto } from './motion-photo';

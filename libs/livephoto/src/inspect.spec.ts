@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { closeExifTool, exiftool } from '../../media/src/exiftool';
+import { closeExifTool, exiftool } from '@vid2live/media/exiftool';
 import { convertToLivePhoto } from './convert';
 import { inspectLivePhoto, inspectMotionPhoto } from './inspect';
 import { injectLivePhotoMetadata } from './quicktime';

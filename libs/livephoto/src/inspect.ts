@@ -1,4 +1,4 @@
-import { isLivePhotoError, LivePhotoError, LivePhotoErrorCode } from './errors';
+import { isLivePhotoError, LivePhotoError, LivePhotoErrorCode } from '@vid2live/errors';
 import { isContentIdentifier, readJpegExif, readJpegHeader } from './exif';
 import { readHeicExifFromHandle } from './heif';
 import { readMotionPhoto } from './motion-photo';

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LivePhotoError } from './errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { buildAppleMakerNote, buildExifTiff, readJpegHeader, writeJpegExif } from './exif';
 import { parseHeif, readHeicExif, readHeicExifFromFile, serializeHeif } from './heif';
 import { inspectLivePhoto, inspectMotionPhoto } from './inspect';

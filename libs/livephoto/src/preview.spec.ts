@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ffprobeJson, makeTempDir, removeDir } from '../../media/src/test-media';
+import { ffprobeJson, makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { convertToLivePhoto } from './convert';
 import { analyseMoment, extractPreviewFrame, makeH264PreviewMovie, makePlaybackProxy, makeThumbnailStrip } from './preview';
 import { planClip } from './stages/plan';

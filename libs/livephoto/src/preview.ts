@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
-import { createFfmpegCommand, ffmpegInput, runFfmpegCommand } from '../../media/src/ffmpeg';
-import { sourceInputOptions } from '../../media/src/demuxers';
-import { LivePhotoError, throwIfAborted } from './errors';
+import { createFfmpegCommand, ffmpegInput, runFfmpegCommand } from '@vid2live/media/ffmpeg';
+import { sourceInputOptions } from '@vid2live/media/demuxers';
+import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { colorConversionFilters } from './stages/color';
 import { planClip, type PlanCurves } from './stages/plan';
 import { probeSource } from './stages/probe';

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ffmpegSync, ffprobeJson, makeTempDir, removeDir } from '../../media/src/test-media';
+import { ffmpegSync, ffprobeJson, makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { convertToLivePhoto } from './convert';
-import { isLivePhotoError } from './errors';
+import { isLivePhotoError } from '@vid2live/errors';
 import { inspectLivePhoto } from './inspect';
 import { IPHONE_MOV } from './testing/fixtures';
 import { decodeRgb, meanChroma, meanLumaError, rgbPsnr } from './testing/picture';

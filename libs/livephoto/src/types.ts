@@ -174,3 +174,25 @@ export const DEFAULT_CLIP_SECONDS = 3;
 export const MIN_CLIP_SECONDS = 1;
 export const MAX_CLIP_SECONDS = 5;
 export const MAX_LONG_SIDE = 1920;
+
+/** What convertToLivePhoto converts (convert.ts); here so the engine's modules share it without a cycle. */
+export interface ConvertRequest {
+  /**
+   * a local path, or the source reader's loopback URL (`http://127.0.0.1:<port>/…`, libs/sources): ffmpeg never
+   * opens an external URL; anything else is read as a file name
+   */
+  source: string;
+  outputDir: string;
+  /** output file name without extension: NAME.JPG|HEIC + NAME.MOV (+ NAME.MP.jpg) */
+  baseName: string;
+  options?: ConvertOptions;
+  /** reuse a given identifier (a retried job keeps its id); a fresh upper-case UUID otherwise */
+  contentIdentifier?: string;
+  /**
+   * `conversionFingerprint(source, options)`, recorded in the MOV so a later run can tell whether the pair
+   * still matches its source and options (the CLI's resume check); not recorded when absent
+   */
+  fingerprint?: string;
+  /** where intermediates go; a private temp folder by default */
+  workDir?: string;
+}

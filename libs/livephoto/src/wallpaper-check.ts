@@ -14,7 +14,13 @@ import {
 } from './quicktime/movie';
 import { APPLE_KEYS } from './quicktime/quicktime-meta';
 import { openRegularFile, readAt } from './quicktime/regular-file';
-import type { InspectReport } from './inspect';
+/** What the check needs of the pair's own report (inspect.ts builds it; a structural type keeps the two modules acyclic). */
+interface PairReport {
+  valid: boolean;
+  contentIdentifier: string | null;
+  stillTime: number | null;
+  errors: ReadonlyArray<{ code: string }>;
+}
 
 /**
  * `inspect --wallpaper`: what the generated files reported to work as iOS 17+ lock-screen Live Wallpapers have
@@ -78,7 +84,7 @@ function requirement(id: WallpaperRequirementId, status: WallpaperStatus, detail
   return { id, status, detail, evidence };
 }
 
-export async function checkWallpaper(stillPath: string, moviePath: string, pair: InspectReport): Promise<WallpaperRequirement[]> {
+export async function checkWallpaper(stillPath: string, moviePath: string, pair: PairReport): Promise<WallpaperRequirement[]> {
   const out: WallpaperRequirement[] = [];
   out.push(
     requirement(
@@ -262,7 +268,7 @@ function deviceVerified(): WallpaperRequirement {
   return requirement('device-verified', 'unknown', 'no device check: iOS decides on the phone', 'Apple publishes no wallpaper rule');
 }
 
-export async function wallpaperReport(stillPath: string, moviePath: string, pair: InspectReport): Promise<WallpaperReport> {
+export async function wallpaperReport(stillPath: string, moviePath: string, pair: PairReport): Promise<WallpaperReport> {
   const requirements = await checkWallpaper(stillPath, moviePath, pair);
   return {
     ready: requirements.every((r) => r.status === 'met' || r.id === 'device-verified'),

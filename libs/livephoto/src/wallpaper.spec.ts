@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { closeExifTool } from '../../media/src/exiftool';
+import { closeExifTool } from '@vid2live/media/exiftool';
 import { convertToLivePhoto, wallpaperCrop } from './convert';
-import { LivePhotoError } from './errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { inspectLivePhoto } from './inspect';
 import { Box, child, find, readTopLevelBoxes } from './quicktime/boxes';
 import { LIVE_PHOTO_INFO_SAMPLE } from './quicktime/live-photo-info-track';

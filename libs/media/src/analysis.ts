@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { resolveMediaBinaries } from './binaries';
 import { sourceInputOptions } from './demuxers';
 import { ffmpegInput, runFfmpeg } from './ffmpeg';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { describeMediaBinaries, findOnPath, locateMediaBinaries, resolveMediaBinaries } from './binaries';
 import { makeTempDir, removeDir } from './test-media';
 

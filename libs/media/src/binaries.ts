@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ffmpegCommand from 'fluent-ffmpeg';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 
 export type MediaBinarySource = 'env' | 'ffmpeg-static' | 'ffprobe-static' | 'PATH';
 

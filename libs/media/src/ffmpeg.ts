@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import ffmpegCommand, { FfmpegCommand } from 'fluent-ffmpeg';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { resolveMediaBinaries } from './binaries';
 
 /** How many stderr lines we keep for error reports: enough for ffmpeg's reason, not the whole log. */

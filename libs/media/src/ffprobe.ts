@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { resolveMediaBinaries } from './binaries';
 import { PROBE_FORMAT_WHITELIST } from './demuxers';
 import { ffmpegInput, sourceProtocolOptions } from './ffmpeg';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, promises as fsp, statSync } from 'node:fs';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { findOnPath } from './binaries';
 
 /**

@@ -1,7 +1,7 @@
-import { scrubSecrets } from '../../config/src/redact';
-import { LivePhotoError } from '../../livephoto/src/errors';
-import { StorageError } from '../../storage/src/errors';
-import { TargetForbiddenError, TargetResolveError } from '../../webhooks/src/target-guard';
+import { scrubSecrets } from '@vid2live/config/redact';
+import { LivePhotoError } from '@vid2live/errors';
+import { StorageError } from '@vid2live/storage/errors';
+import { TargetForbiddenError, TargetResolveError } from '@vid2live/webhooks/target-guard';
 
 /**
  * How a failed read of a source becomes a typed error. One mapping for every way a source is read (S3 SDK,

@@ -2,8 +2,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { LookupFunction, Socket } from 'node:net';
 import { isIP } from 'node:net';
-import { LivePhotoError } from '../../livephoto/src/errors';
-import { assertPublicTarget, type Lookup } from '../../webhooks/src/target-guard';
+import { LivePhotoError } from '@vid2live/errors';
+import { assertPublicTarget, type Lookup } from '@vid2live/webhooks/target-guard';
 import { describeUrl, httpStatusError, sourceError, toSourceError } from './errors';
 
 /** What decides where a source URL may go and how long a read may take. */

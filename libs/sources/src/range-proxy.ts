@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { sourceError } from './errors';
 
 /**

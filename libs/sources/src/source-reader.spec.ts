@@ -5,13 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
-import { convertToLivePhoto } from '../../livephoto/src/convert';
-import { LivePhotoError } from '../../livephoto/src/errors';
-import { probeSource } from '../../livephoto/src/stages/probe';
-import { runFfprobe } from '../../media/src/ffprobe';
-import { S3Storage, s3ClientConfig } from '../../storage/src/s3-storage';
-import { startS3rver, type RunningS3rver } from '../../storage/src/testing/s3rver';
-import { TargetForbiddenError, type Lookup } from '../../webhooks/src/target-guard';
+import { convertToLivePhoto } from '@vid2live/livephoto/convert';
+import { LivePhotoError } from '@vid2live/errors';
+import { probeSource } from '@vid2live/livephoto/stages/probe';
+import { runFfprobe } from '@vid2live/media/ffprobe';
+import { S3Storage, s3ClientConfig } from '@vid2live/storage/s3-storage';
+import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';
+import { TargetForbiddenError, type Lookup } from '@vid2live/webhooks/target-guard';
 import { SourceReader, type OpenedSource, type SourceReaderOptions } from './source-reader';
 
 /**

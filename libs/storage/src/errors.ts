@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 
 /**
  * Storage faults that are not "the source is missing". `retryable` tells the worker whether BullMQ should try again

@@ -2,7 +2,7 @@ export * from './object-storage';
 export * from './errors';
 export * from './s3-storage';
 export * from './local-storage';
-import type { AppConfig } from '../../config/src';
+import type { AppConfig } from '@vid2live/config';
 import { S3Storage } from './s3-storage';
 
 /** The storage the api and worker use: S3 (AWS, or MinIO/s3rver when S3_ENDPOINT is set). */

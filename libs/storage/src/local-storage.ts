@@ -2,7 +2,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Readable } from 'node:stream';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { mapStorageError } from './errors';
 import { newStorageStats, type ListPage, type ObjectInfo, type ObjectStorage, type PutOptions, type StorageStats } from './object-storage';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { LivePhotoError } from '../../livephoto/src/errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { StorageError } from './errors';
 import { MULTIPART_THRESHOLD, S3Storage } from './s3-storage';
 import { startS3rver, type RunningS3rver } from './testing/s3rver';

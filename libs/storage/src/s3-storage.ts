@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { AppConfig } from '../../config/src';
+import type { AppConfig } from '@vid2live/config';
 import { isNotFound, mapStorageError } from './errors';
 import { newStorageStats, type ListPage, type ObjectInfo, type ObjectStorage, type PutOptions, type StorageStats } from './object-storage';
 

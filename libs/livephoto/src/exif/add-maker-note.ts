@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { EXIF_APP1_IDENTIFIER, MAX_APP_PAYLOAD } from './jpeg';
 import { ExifTag } from './tiff';
 import { TiffReader, TiffType, u16, u32 } from './tiff-ifd';

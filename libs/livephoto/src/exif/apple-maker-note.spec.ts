@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { IPHONE_CONTENT_IDENTIFIER, IPHONE_HEIC } from '../testing/fixtures';
 import {
   AppleMakerNoteTag,

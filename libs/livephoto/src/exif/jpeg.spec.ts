@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { closeExifTool, readAllTags } from '../../../media/src/exiftool';
-import { LivePhotoError } from '../errors';
+import { closeExifTool, readAllTags } from '@vid2live/media/exiftool';
+import { LivePhotoError } from '@vid2live/errors';
 import { buildAppleMakerNote } from './apple-maker-note';
 import {
   appSegment,

@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { parseExifTiff, ParsedExifTiff } from './tiff';
 
 /** "Exif\0\0": the APP1 identifier preceding the TIFF block. */

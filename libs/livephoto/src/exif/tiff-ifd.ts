@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 
 /**
  * TIFF IFD primitives shared by the Exif TIFF block and the Apple MakerNote (which is itself a TIFF IFD whose

@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { buildAppleMakerNote } from './apple-maker-note';
 import { buildExifTiff, ExifTag, GpsTag, gpsPositionOf, parseExifTiff } from './tiff';
 

@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { decodeBoxHeader } from '../quicktime/boxes';
 
 /** ISO BMFF box primitives for HEIF: headers (incl. 64-bit largesize and size-0 "to end"), and builders. */

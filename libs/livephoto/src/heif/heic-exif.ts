@@ -1,5 +1,5 @@
-import { HEIF_ENC_NCLX } from '../../../media/src/heif-enc';
-import { LivePhotoError } from '../errors';
+import { HEIF_ENC_NCLX } from '@vid2live/media/heif-enc';
+import { LivePhotoError } from '@vid2live/errors';
 import { parseExifTiff, ParsedExifTiff } from '../exif/tiff';
 import type { FileHandle } from 'node:fs/promises';
 import { openRegularFile } from '../quicktime/regular-file';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { encodeHeic } from '../../../media/src/heif-enc';
-import { LivePhotoError, throwIfAborted } from '../errors';
+import { encodeHeic } from '@vid2live/media/heif-enc';
+import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { addExifToHeic } from './heic-exif';
 
 export interface WriteHeicStillOptions {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { LivePhotoError, throwIfAborted } from '../errors';
+import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { openRegularFile } from '../quicktime/regular-file';
 import {
   appSegment,

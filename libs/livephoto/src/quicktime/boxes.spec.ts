@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { IPHONE_MOV } from '../testing/fixtures';
 import { extractMotionPhotoVideo, PIXEL_MOTION_PHOTO_SHORTENED, REAL_MEDIA_DIR, realMedia } from '../testing/real-media';
 import { checkContainerIntegrity, find, parseBoxes, readTopLevelBoxes } from './boxes';

@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { openRegularFile, readAt } from './regular-file';
 
 /**

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { closeExifTool, readAllTags } from '../../../media/src/exiftool';
-import { LivePhotoError } from '../errors';
+import { closeExifTool, readAllTags } from '@vid2live/media/exiftool';
+import { LivePhotoError } from '@vid2live/errors';
 import { IPHONE_MOV } from '../testing/fixtures';
 import { Box, child, find, readTopLevelBoxes } from './boxes';
 import { appleCreationDate, injectLivePhotoMetadata, stillTimeUnits } from './inject';

@@ -1,5 +1,5 @@
 import { promises as fsp } from 'node:fs';
-import { LivePhotoError, isLivePhotoError, throwIfAborted } from '../errors';
+import { LivePhotoError, isLivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { Box, child, readTopLevelBoxes } from './boxes';
 import {
   buildChunkOffsetBox,

@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import type { Box } from './boxes';
 import { child } from './boxes';
 import { firstSampleEntry, readMebxKeys } from './movie';

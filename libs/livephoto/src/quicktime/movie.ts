@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { Box, child, childrenOf, find, fourCC } from './boxes';
 import { APPLE_KEYS } from './quicktime-meta';
 import { fullBox } from './writer';

@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { Box, child, childrenOf, fourCC } from './boxes';
 import { containerBox, fullBox, leafBox, u32s, u32Type } from './writer';
 

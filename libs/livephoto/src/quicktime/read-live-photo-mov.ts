@@ -1,5 +1,5 @@
 import { promises as fsp } from 'node:fs';
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { Box, child, fourCC, readTopLevelBoxes } from './boxes';
 import { openRegularFile } from './regular-file';
 import {

@@ -1,5 +1,5 @@
 import { constants as fsConstants, promises as fsp, Stats } from 'node:fs';
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 
 /**
  * Opening inputs safely. A FIFO would block `open()` (and then every read) until a writer shows up, a character

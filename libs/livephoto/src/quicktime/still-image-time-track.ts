@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { MOVIE_TIMESCALE } from '../types';
 import type { Box } from './boxes';
 import { APPLE_KEYS, QT_DATA_TYPE } from './quicktime-meta';

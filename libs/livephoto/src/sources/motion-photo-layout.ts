@@ -1,4 +1,4 @@
-import { LivePhotoError } from '../errors';
+import { LivePhotoError } from '@vid2live/errors';
 import { isXmpApp1, JpegMarker, listJpegSegments, readJpegHeader, XMP_APP1_IDENTIFIER } from '../exif/jpeg';
 import { parseMotionPhotoXmp } from '../motion-photo/motion-photo-xmp';
 import { openRegularFile, readAt } from '../quicktime/regular-file';

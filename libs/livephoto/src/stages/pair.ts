@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { LivePhotoError, throwIfAborted } from '../errors';
+import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { buildAppleMakerNote, buildExifTiff, writeJpegExif } from '../exif';
 import { writeHeicStill } from '../heif';
 import { injectLivePhotoMetadata } from '../quicktime';

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ffmpegSync, makeTempDir, removeDir } from '../../../media/src/test-media';
+import { ffmpegSync, makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { SourceInfo } from '../types';
 import { sourceColorOf } from './color';
 import { planClip } from './plan';

@@ -8,8 +8,8 @@ import {
   median,
   PacketInfo,
   readPacketIndex,
-} from '../../../media/src/analysis';
-import { LivePhotoError, throwIfAborted } from '../errors';
+} from '@vid2live/media/analysis';
+import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import {
   ClipPlan,
   DEFAULT_CLIP_SECONDS,

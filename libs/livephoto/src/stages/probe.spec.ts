@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ffmpegSync, makeTempDir, removeDir } from '../../../media/src/test-media';
-import { LivePhotoError } from '../errors';
+import { ffmpegSync, makeTempDir, removeDir } from '@vid2live/media/test-media';
+import { LivePhotoError } from '@vid2live/errors';
 import { IPHONE_HEIC, IPHONE_MOV } from '../testing/fixtures';
 import { extractMotionPhotoVideo, PIXEL_MOTION_PHOTO_SHORTENED, realMedia } from '../testing/real-media';
 import { bitDepthOf, heifImageBrand, parseIso6709, parseRate, probeSource, rotationOf, sourceInfoFromFfprobe } from './probe';

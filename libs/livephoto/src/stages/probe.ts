@@ -1,9 +1,9 @@
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
-import { isRemoteSource } from '../../../media/src/ffmpeg';
-import { demuxerKind, rejectedDemuxer } from '../../../media/src/demuxers';
-import { runFfprobe, FfprobeData, FfprobeStream } from '../../../media/src/ffprobe';
-import { isLivePhotoError, LivePhotoError, throwIfAborted } from '../errors';
+import { isRemoteSource } from '@vid2live/media/ffmpeg';
+import { demuxerKind, rejectedDemuxer } from '@vid2live/media/demuxers';
+import { runFfprobe, FfprobeData, FfprobeStream } from '@vid2live/media/ffprobe';
+import { isLivePhotoError, LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { checkContainerIntegrity } from '../quicktime/boxes';
 import { GpsPosition, SourceInfo, StageContext } from '../types';
 import { chooseCaptureTime } from './capture-time';

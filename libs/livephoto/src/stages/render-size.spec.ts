@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveMediaBinaries } from '../../../media/src/binaries';
-import { DEFAULT_HEIC_QUALITY, HEIF_ENC_NCLX } from '../../../media/src/heif-enc';
-import { ffprobeJson, makeTempDir, removeDir } from '../../../media/src/test-media';
+import { resolveMediaBinaries } from '@vid2live/media/binaries';
+import { DEFAULT_HEIC_QUALITY, HEIF_ENC_NCLX } from '@vid2live/media/heif-enc';
+import { ffprobeJson, makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { convertToLivePhoto } from '../convert';
 import { IPHONE_MOV, realMedia } from '../testing/fixtures';
 import type { LivePhotoResult } from '../types';

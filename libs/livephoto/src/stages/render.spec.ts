@@ -7,7 +7,7 @@ import {
   makeTempDir,
   removeDir,
   stillVersusMovieFramePsnr,
-} from '../../../media/src/test-media';
+} from '@vid2live/media/test-media';
 import { ClipPlan } from '../types';
 import { planClip } from './plan';
 import { probeSource } from './probe';

@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createFfmpegCommand, ffmpegInput, runFfmpegCommand } from '../../../media/src/ffmpeg';
-import { sourceInputOptions } from '../../../media/src/demuxers';
-import { LivePhotoError, throwIfAborted } from '../errors';
+import { createFfmpegCommand, ffmpegInput, runFfmpegCommand } from '@vid2live/media/ffmpeg';
+import { sourceInputOptions } from '@vid2live/media/demuxers';
+import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { resetDisplayMatrices } from '../quicktime/reset-matrix';
 import { colorConversionFilters, SourceColor } from './color';
 import { ClipPlan, CropRect, MAX_LONG_SIDE, MOVIE_TIMESCALE, OUTPUT_FPS, SourceInfo, StageContext, VideoCodec } from '../types';

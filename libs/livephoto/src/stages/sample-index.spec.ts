@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { readPacketIndex } from '../../../media/src/analysis';
-import { ffmpegSync, makeTempDir, removeDir } from '../../../media/src/test-media';
+import { readPacketIndex } from '@vid2live/media/analysis';
+import { ffmpegSync, makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { readMp4PacketIndex } from './sample-index';
 
 describe('readMp4PacketIndex: the MP4/MOV sample tables say what ffprobe says, without starting it', () => {

@@ -1,5 +1,5 @@
-import { PacketInfo } from '../../../media/src/analysis';
-import { isRemoteSource } from '../../../media/src/ffmpeg';
+import { PacketInfo } from '@vid2live/media/analysis';
+import { isRemoteSource } from '@vid2live/media/ffmpeg';
 import { Box, childrenOf, find, readTopLevelBoxes } from '../quicktime/boxes';
 import { readEditList, readMovieHeader, trackHandler } from '../quicktime/movie';
 

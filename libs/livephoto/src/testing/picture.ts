@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { resolveMediaBinaries } from '../../../media/src/binaries';
+import { resolveMediaBinaries } from '@vid2live/media/binaries';
 
 /**
  * Test-only picture measurements: decode a frame with ffmpeg to 8-bit RGB and measure it the way the real-footage
