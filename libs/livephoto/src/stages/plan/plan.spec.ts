@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { ffmpegSync, makeTempDir, removeDir } from '@vid2live/media/test-media';
-import { SourceInfo } from '../types';
-import { sourceColorOf } from './color';
-import { planClip } from './plan';
-import { probeSource } from './probe';
+import { SourceInfo } from '../../types';
+import { sourceColorOf } from '../color';
+import { planClip } from '.';
+import { probeSource } from '../probe';
 
 /** A SourceInfo for a file that does not exist: any decode attempt would fail, so passing = nothing decoded. */
 function phantom(duration: number, extra: Partial<SourceInfo> = {}): SourceInfo {

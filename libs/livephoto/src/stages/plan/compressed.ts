@@ -1,0 +1,145 @@
+import { analyseFrames, mean, readPacketIndex, type FrameMetrics, type PacketInfo } from '@vid2live/media/analysis';
+import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
+import { OUTPUT_FPS, type ClipPlan, type PlanWarning, type SourceInfo, type StageContext } from '../../types';
+import { readMp4PacketIndex } from '../sample-index';
+import { decideStill, keyFrameRange } from './key-frame';
+import { fmt, type ClipFrame, type PlanCurves, type ValidOptions } from './limits';
+import { chooseCalmestWindow, compressedMotion, detectSceneCuts } from './policy';
+import { motionWarnings, sceneCutWarning } from './warnings';
+
+/** The video packets of the span: from the MP4 sample tables when we can read them, else from ffprobe. */
+export async function packetIndex(source: SourceInfo, start: number, duration: number, signal?: AbortSignal): Promise<PacketInfo[]> {
+  const own = await readMp4PacketIndex(source.path, source.formatName, source.videoStreamIndex, start, duration);
+  throwIfAborted(signal);
+  return own ?? readPacketIndex(source.path, { start, duration, streamIndex: source.videoStreamIndex, signal });
+}
+
+/**
+ * Automatic window on a source whose full decode would cost more than the render (see
+ * PLAN_LIMITS.fullAnalysisMaxMegapixels), in two passes:
+ *  1. compressed domain (no decoding): inter-frame sizes as motion, size spikes and early key frames as probable
+ *     cuts, over the whole analysis span → the calmest window without a (probable) cut;
+ *  2. one decode of that window's key-frame range (±0.5 s around its middle, from the key frame before it, at the
+ *     usual analysis size): the sharpest frame near the middle, the motion warnings, and a pixel check for cuts the
+ *     stream did not show. A cut found there goes back to step 1 (at most twice).
+ */
+export async function planOnCompressedStream(
+  source: SourceInfo,
+  valid: ValidOptions,
+  clip: ClipFrame,
+  spanStart: number,
+  spanDuration: number,
+  reasons: string[],
+  warnings: PlanWarning[],
+  ctx: StageContext,
+  onCurves?: (curves: PlanCurves) => void,
+): Promise<ClipPlan> {
+  const report = (percent: number) => ctx.onProgress?.({ stage: 'plan', percent });
+  const packets = await packetIndex(source, spanStart, spanDuration, ctx.signal);
+  report(5);
+  const gridFrames = Math.floor(spanDuration * OUTPUT_FPS + 1e-6);
+  if (packets.length === 0 || gridFrames < 1) {
+    throw new LivePhotoError('INPUT_ZERO_DURATION', `no frames could be read from ${source.path} at ${fmt(spanStart)} s`, {
+      file: source.path,
+    });
+  }
+  const stream = compressedMotion(packets, { start: spanStart, frames: gridFrames, pixels: source.width * source.height });
+  const length = Math.min(clip.sourceFrames, gridFrames);
+  const at = (index: number) => fmt(spanStart + index / OUTPUT_FPS);
+  const cuts = [...stream.cuts];
+  /** cuts seen in decoded pictures (span frame indices) */
+  const seen = new Set<number>();
+  const mustContain = valid.keyFrame !== undefined ? Math.round((valid.keyFrame - spanStart) * OUTPUT_FPS) : undefined;
+  const range = keyFrameRange(length);
+  let choice = chooseCalmestWindow(stream.motion, { length, cuts, mustContain });
+  let decodedFrom = 0;
+  let decoded: FrameMetrics[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const ws = choice.startIndex;
+    let lo = ws + range.from;
+    let hi = ws + range.to;
+    if (mustContain !== undefined) {
+      const k = Math.max(ws, Math.min(ws + length - 1, mustContain));
+      lo = Math.min(lo, k);
+      hi = Math.max(hi, k);
+    }
+    // Decoding starts at the key frame before `lo` whatever we ask; measure from there (inside the window) too.
+    const loTime = spanStart + lo / OUTPUT_FPS;
+    const keyBefore = stream.keyTimes.filter((t) => t <= loTime + 1e-6).pop();
+    decodedFrom = keyBefore === undefined ? lo : Math.min(lo, Math.max(ws, Math.ceil((keyBefore - spanStart) * OUTPUT_FPS - 1e-6)));
+    const analysis = await analyseFrames(source.path, {
+      start: spanStart + decodedFrom / OUTPUT_FPS,
+      duration: (hi + 1 - decodedFrom) / OUTPUT_FPS,
+      displayWidth: source.displayWidth,
+      displayHeight: source.displayHeight,
+      streamIndex: source.videoStreamIndex,
+      signal: ctx.signal,
+      onProgress: (p) => report(Math.min(95, 5 + Math.round(p * 0.9))),
+    });
+    decoded = analysis.frames.slice(0, hi + 1 - decodedFrom);
+    if (decoded.length === 0) {
+      throw new LivePhotoError('INPUT_ZERO_DURATION', `no frames could be decoded from ${source.path} at ${at(decodedFrom)} s`, {
+        file: source.path,
+      });
+    }
+    const fresh = detectSceneCuts(decoded.map((f) => f.motion))
+      .map((c) => decodedFrom + c)
+      .filter((c) => !seen.has(c));
+    fresh.forEach((c) => seen.add(c));
+    if (fresh.length === 0) break;
+    for (const c of fresh) if (!cuts.includes(c)) cuts.push(c);
+    if (attempt >= 2) {
+      choice = { ...choice, cuts: cuts.filter((c) => c > ws && c < ws + length) };
+      break;
+    }
+    const next = chooseCalmestWindow(stream.motion, { length, cuts, mustContain });
+    if (next.startIndex === choice.startIndex) {
+      choice = next;
+      break;
+    }
+    choice = next;
+  }
+
+  const windowStart = choice.startIndex;
+  const clipStart = spanStart + windowStart / OUTPUT_FPS;
+  const decodedEnd = decodedFrom + decoded.length;
+  const kindOf = (c: number) => (seen.has(c) ? 'seen in the decoded frames' : stream.cutKinds.get(c) === 'spike' ? 'frame-size spike' : 'early key frame');
+  const cutSet = new Set(cuts);
+  const overall = mean(stream.motion.slice(1).filter((_, i) => !cutSet.has(i + 1)));
+  const measured = decoded.slice(1).filter((_, i) => !cutSet.has(decodedFrom + i + 1)).map((f) => f.motion);
+  reasons.push(
+    `lowest motion window ${at(windowStart)}–${at(windowStart + length)} s of ${fmt(source.duration)} s by the compressed stream ` +
+      `(inter frames ${choice.meanMotion.toFixed(1)} vs ${overall.toFixed(1)} B per 1000 px overall; ` +
+      `decoded ${at(decodedFrom)}–${at(decodedEnd)} s: mean diff ${mean(measured).toFixed(1)})`,
+  );
+  if (spanDuration < source.duration) {
+    reasons.push(`analysed ${fmt(spanStart)}–${fmt(spanStart + spanDuration)} s only (bounded analysis of a long source)`);
+  }
+  const avoided = cuts.filter((c) => !choice.cuts.includes(c));
+  if (avoided.length > 0) {
+    const listed = avoided.slice(0, 5).map((c) => `${at(c)} s (${kindOf(c)})`);
+    if (avoided.length > 5) listed.push(`${avoided.length - 5} more`);
+    reasons.push(`avoided probable scene cut${avoided.length > 1 ? 's' : ''} at ${listed.join(', ')}`);
+  }
+  // Only cuts the pictures or a frame-size spike show are worth a warning; an early key frame alone is a hint.
+  const certain = choice.cuts.filter((c) => seen.has(c) || stream.cutKinds.get(c) === 'spike');
+  if (certain.length > 0) warnings.push(sceneCutWarning(certain.map(at), 'every possible window'));
+  const hints = choice.cuts.filter((c) => !certain.includes(c));
+  if (hints.length > 0) reasons.push(`possible scene cut at ${hints.map(at).join(', ')} s (early key frame, not verified)`);
+  motionWarnings(decoded, cutSet, decodedFrom, warnings);
+
+  const sharpness = new Array<number>(length).fill(Number.NaN);
+  decoded.forEach((f, i) => {
+    const w = decodedFrom - windowStart + i;
+    if (w >= 0 && w < length) sharpness[w] = f.sharpness;
+  });
+  if (onCurves) {
+    const spanSharpness = new Array<number>(stream.motion.length).fill(Number.NaN);
+    decoded.forEach((f, i) => {
+      if (decodedFrom + i < spanSharpness.length) spanSharpness[decodedFrom + i] = f.sharpness;
+    });
+    onCurves({ kind: 'compressed', start: spanStart, fps: OUTPUT_FPS, motion: [...stream.motion], sharpness: spanSharpness, cuts: [...cuts].sort((a, b) => a - b) });
+  }
+  report(100);
+  return decideStill(sharpness, { clipStart, totalFrames: clip.frames, sourceFrames: clip.sourceFrames, userKeyFrame: valid.keyFrame }, reasons, warnings);
+}
