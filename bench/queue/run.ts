@@ -20,7 +20,6 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Redis from 'ioredis';
 import { convertToLivePhoto } from '@vid2live/livephoto/convert';
-import { closeExifTool } from '@vid2live/media';
 import { S3Storage } from '@vid2live/storage';
 import { startS3rver } from '@vid2live/storage/testing/s3rver';
 import { redisKeys } from '@vid2live/jobs';
@@ -53,7 +52,7 @@ async function baseline(): Promise<number[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-queue-'));
   const times: number[] = [];
   try {
-    // one warm-up (exiftool start, module loading), then K timed conversions
+    // one warm-up (module loading, ffmpeg's first start), then K timed conversions
     for (let i = 0; i <= BASELINE; i++) {
       const t = performance.now();
       await convertToLivePhoto({ source: CLIP, outputDir: path.join(dir, String(i)), baseName: 'clip' });
@@ -76,7 +75,6 @@ async function main(): Promise<void> {
   makeClip();
   note(`baseline: ${BASELINE} embedded conversions of ${path.basename(CLIP)}`);
   const base = await baseline();
-  await closeExifTool();
   const baseMedian = pct(base, 50);
   note(`baseline median ${ms(baseMedian)}`);
 

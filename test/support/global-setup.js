@@ -10,7 +10,9 @@ module.exports = async function globalSetup() {
   const logs = path.join(root, '.tmp', 'e2e');
   if (fs.existsSync(logs)) for (const f of fs.readdirSync(logs)) if (f.endsWith('.log')) fs.rmSync(path.join(logs, f));
   const started = Date.now();
-  // the same two steps as `npm run build`: compile, then turn the @vid2live/* imports into relative paths
+  // the same steps as `npm run build`: a clean dist/ (a file left from a moved module would shadow its new folder),
+  // compile, then turn the @vid2live/* imports into relative paths
+  fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   let res = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
     cwd: root,
     encoding: 'utf8',

@@ -16,6 +16,7 @@ import {
   type PlanWarning,
   type StageProgress,
 } from '@vid2live/livephoto';
+import { outputWriteError } from '@vid2live/errors';
 import { discoverSources, type DiscoveredSource } from './discover';
 import { isMotionPhotoFile } from '@vid2live/livephoto/sources/motion-photo-layout';
 
@@ -190,9 +191,7 @@ async function convertOne(
       seconds: seconds(),
     };
   } catch (e) {
-    const err = isLivePhotoError(e)
-      ? e
-      : new LivePhotoError('OUTPUT_WRITE_FAILED', e instanceof Error ? e.message : String(e));
+    const err = asRunError(e, src.sourcePath);
     return { source: src.sourcePath, status: 'failed', error: { code: err.code, message: err.message }, seconds: seconds() };
   }
 }
@@ -265,9 +264,18 @@ export function describeOutcome(o: FileOutcome): string {
   } (still at ${o.stillTime.toFixed(2)} s, ${o.seconds.toFixed(1)} s)${warn}${redone}`;
 }
 
+/**
+ * A typed error for anything a conversion threw: the engine's own, a write refused by the file system
+ * (OUTPUT_WRITE_FAILED with the reason), or else INTERNAL_ERROR — a bug is never reported as the disk's fault.
+ */
+function asRunError(e: unknown, what: string): LivePhotoError {
+  if (isLivePhotoError(e)) return e;
+  return outputWriteError(e, what) ?? new LivePhotoError('INTERNAL_ERROR', e instanceof Error ? e.message : String(e));
+}
+
 /** The `--json` summary of a run that failed as a whole, before or outside any one file. */
 export function failedRunSummary(e: unknown, started: number): ConvertSummary {
-  const err = isLivePhotoError(e) ? e : new LivePhotoError('OUTPUT_WRITE_FAILED', e instanceof Error ? e.message : String(e));
+  const err = asRunError(e, 'the output folder');
   return {
     error: { code: err.code, message: err.message },
     total: 0,

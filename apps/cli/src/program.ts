@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { closeExifTool, describeMediaBinaries } from '@vid2live/media';
+import { describeMediaBinaries } from '@vid2live/media';
 import { isLivePhotoError, isPvtPath, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptions } from '@vid2live/livephoto';
 import { describeSummary, failedRunSummary, runConvert } from './convert-command';
 import { describeReport, runInspect } from './inspect-command';
@@ -194,8 +194,6 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.stderr.write(`vid2live: ${e instanceof Error ? e.message : String(e)}\n`);
     }
     process.exitCode = 2;
-  } finally {
-    await closeExifTool();
   }
 }
 

@@ -6,7 +6,6 @@ import { hostname } from 'node:os';
 import type Redis from 'ioredis';
 import { collectProcessMetrics } from '@vid2live/jobs/metrics';
 import { startMetricsRelay } from '@vid2live/jobs/metrics-relay';
-import { closeExifTool } from '@vid2live/media/exiftool';
 import { describeMediaBinaries } from '@vid2live/media/binaries';
 import { WorkerHost } from './worker-host';
 import { REDIS } from './tokens';
@@ -51,7 +50,6 @@ export async function bootstrap(): Promise<void> {
       await host.shutdown(config.WORKER_SHUTDOWN_TIMEOUT_MS);
       await relay.stop();
       await app.close();
-      await closeExifTool();
     } catch (e) {
       log.error(`shutdown: ${errorText(e, secrets)}`);
       process.exit(1);

@@ -26,6 +26,8 @@ export const LIVE_PHOTO_ERROR_CODES = {
   METADATA_WRITE_FAILED: 'writing the Live Photo metadata failed',
   OUTPUT_WRITE_FAILED: 'an output file could not be written',
   CANCELED: 'the conversion was canceled',
+  // Neither: a fault of vid2live itself (the message names it); reported as such, never dressed up as the input's or the disk's.
+  INTERNAL_ERROR: 'vid2live failed unexpectedly (a bug, not the input): please report it with this message',
 } as const;
 
 export type LivePhotoErrorCode = keyof typeof LIVE_PHOTO_ERROR_CODES;
