@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { redisKeys, type ConversionStatus } from '@vid2live/jobs';
+import { redisKeys } from '@vid2live/jobs';
+import { cancel, isEnded, requestCancel } from '@vid2live/jobs/lifecycle';
 import { conversionView, type ConversionRecord, type ConversionView } from '@vid2live/jobs/records';
 import { enqueueConversion, newConversionRecord } from '@vid2live/jobs/submit';
 import { ApiError } from './errors';
@@ -15,8 +16,6 @@ import { APP_CONFIG, REDIS } from './tokens';
 import type { AppConfig } from '@vid2live/config';
 import { webhookEventId, webhookJobOptions } from '@vid2live/jobs';
 import { WebhookDeliveries, ensureTerminalConversionEvent, terminalConversionEvent } from '@vid2live/jobs/webhook-deliveries';
-
-const ENDED: ReadonlySet<ConversionStatus> = new Set(['completed', 'failed', 'canceled']);
 
 @Injectable()
 export class ConversionsService {
@@ -89,23 +88,15 @@ export class ConversionsService {
    */
   async cancel(tenant: string, id: string): Promise<ConversionView> {
     await this.owned(tenant, id);
-    const now = new Date().toISOString();
-    const updated = await this.records.updateConversion(id, async (r) => {
-      if (ENDED.has(r.status)) {
+    const now = new Date();
+    const updated = await this.records.transitionConversion(id, async (r) => {
+      if (isEnded(r.status)) {
         throw new ApiError(409, 'CONFLICT', `the conversion has already ended (${r.status})`, { status: r.status });
       }
       const job = await this.queues.conversions.getJob(id);
       const state = job ? await job.getState() : 'unknown';
-      if (state === 'active') {
-        return r.cancelRequestedAt ? undefined : { ...r, cancelRequestedAt: now };
-      }
-      return {
-        ...r,
-        status: 'canceled',
-        error: { code: 'CANCELED', message: 'the conversion was canceled' },
-        cancelRequestedAt: r.cancelRequestedAt ?? now,
-        finishedAt: now,
-      };
+      // Active in BullMQ: only note the request (a second DELETE changes nothing); the worker settles it.
+      return state === 'active' ? requestCancel(r, now) : cancel(r, now, { markRequested: true });
     });
     if (!updated) throw ApiError.notFound('conversion');
     await this.redis.publish(redisKeys.cancelChannel(this.records.prefix), id);

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { AppConfig } from '@vid2live/config';
 import { BATCH_COUNT_FIELDS, type BatchCounts, type BatchRecord, type ConversionRecord } from '@vid2live/jobs/records';
+import type { Transition } from '@vid2live/jobs/lifecycle';
 import { RecordStore as JobRecordStore, RecordConflictError } from '@vid2live/jobs/record-store';
 import { ApiError } from './errors';
 import { APP_CONFIG, REDIS } from './tokens';
@@ -41,16 +42,13 @@ export class RecordStore {
   }
 
   /**
-   * Optimistic update (a worker may write the same record): read, let `mutate` decide (it may throw an
-   * ApiError), write only if unchanged (RECORD_CAS_LUA), else retry.
-   * Returns the record as written (or as found when `mutate` returns undefined: nothing to change).
+   * Optimistic update (a worker may write the same record) of one lifecycle step (libs/jobs/src/lifecycle.ts):
+   * read, let `step` decide (it may throw an ApiError), write only if unchanged (RECORD_CAS_LUA), else retry.
+   * Returns the record as written, or as found when the step was refused (nothing to change).
    */
-  async updateConversion(
-    id: string,
-    mutate: (r: ConversionRecord) => Promise<ConversionRecord | undefined> | ConversionRecord | undefined,
-  ): Promise<ConversionRecord | undefined> {
+  async transitionConversion(id: string, step: (r: ConversionRecord) => Promise<Transition> | Transition): Promise<ConversionRecord | undefined> {
     try {
-      return (await this.store.updateConversion(id, mutate))?.record;
+      return (await this.store.transition(id, step))?.record;
     } catch (e) {
       if (e instanceof RecordConflictError) throw new ApiError(409, 'CONFLICT', 'the conversion changed too often while updating it; try again');
       throw e;

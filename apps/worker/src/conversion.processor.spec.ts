@@ -5,7 +5,8 @@ import { childConversionId } from './batch.processor';
 import * as os from 'node:os';
 import type { AppConfig } from '@vid2live/config';
 import type { ObjectStorage } from '@vid2live/storage';
-import { ConversionProcessor, contentIdentifierFor, outputBaseName } from './conversion.processor';
+import { contentIdentifierFor, outputBaseName } from './conversion-names';
+import { ConversionProcessor } from './conversion.processor';
 import { RunningConversions } from './running-conversions';
 import { classifyError } from './errors';
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { redisKeys } from './index';
-import { batchKeys } from './records';
+import { IllegalTransitionError, cancel, claim, complete, requestCancel } from './lifecycle';
+import { batchKeys, type ConversionRecord } from './records';
 import { RecordConflictError, RecordStore } from './record-store';
 import { newConversionRecord, newId } from './submit';
 
@@ -87,4 +88,82 @@ it('reads batches with their raw counters and failures, and updates them by comp
   expect(await store.updateBatch(id, (r) => ({ ...r, status: 'active' }))).toMatchObject({ status: 'active' });
   expect(await store.getBatch(id)).toEqual({ record: { ...batch, status: 'active' }, counts: { listed: 2 }, failures: ['cnv_a'] });
   expect(await store.getConversions(['cnv_none'])).toEqual([undefined]);
+});
+
+describe('lifecycle moves against Redis', () => {
+  const result: NonNullable<ConversionRecord['result']> = {
+    contentIdentifier: 'ID',
+    stillTime: 1,
+    still: { bucket: 'out', key: 'p/a.JPG' },
+    video: { bucket: 'out', key: 'p/a.MOV' },
+    warnings: [],
+  };
+
+  /** An active batch child (so the counters show every move), and two more connections to race on it. */
+  async function activeChild(): Promise<{ id: string; batchId: string }> {
+    const batchId = newId('bat');
+    const child = { ...newConversionRecord('acme', request, batchId), batchId };
+    await store.createChildConversion(child);
+    expect((await store.transition(child.id, (r) => claim(r)))?.changed).toBe(true);
+    return { id: child.id, batchId };
+  }
+
+  it('refuses an illegal write through updateConversion and leaves record and counters as they were', async () => {
+    const { id, batchId } = await activeChild();
+    await store.transition(id, (r) => complete(r, result));
+    const counts = await redis.hgetall(batchKeys.counts(prefix, batchId));
+    for (const status of ['active', 'canceled', 'queued'] as const) {
+      await expect(store.updateConversion(id, (r) => ({ ...r, status }))).rejects.toBeInstanceOf(IllegalTransitionError);
+    }
+    const refused = await store.transition(id, (r) => cancel(r));
+    expect(refused).toMatchObject({ changed: false, refused: { event: 'cancel', from: 'completed', reason: 'not-allowed' } });
+    expect((await store.getConversion(id))!.status).toBe('completed');
+    expect(await redis.hgetall(batchKeys.counts(prefix, batchId))).toEqual(counts);
+  });
+
+  it('a concurrent cancel and complete end in exactly one terminal state, counted once', async () => {
+    const seen = new Set<string>();
+    const rivals = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+    const [a, b] = rivals.map((r) => new RecordStore(r, { QUEUE_PREFIX: prefix, RECORD_TTL_SECONDS: TTL }));
+    try {
+      for (let round = 0; round < 30; round++) {
+        const { id, batchId } = await activeChild();
+        const [done, canceled] = await Promise.all([a.transition(id, (r) => complete(r, result)), b.transition(id, (r) => cancel(r))]);
+        const final = (await store.getConversion(id))!;
+        seen.add(final.status);
+        expect([done!.changed, canceled!.changed].filter(Boolean)).toHaveLength(1);
+        const winner = done!.changed ? done! : canceled!;
+        expect(final).toEqual(winner.record);
+        expect((done!.changed ? canceled : done)!.refused).toMatchObject({ reason: 'not-allowed', from: final.status });
+        const counts = await redis.hgetall(batchKeys.counts(prefix, batchId));
+        expect({ active: counts.active, [final.status]: counts[final.status] }).toEqual({ active: '0', [final.status]: '1' });
+        expect(Number(counts.completed ?? 0) + Number(counts.canceled ?? 0)).toBe(1);
+      }
+    } finally {
+      await Promise.all(rivals.map((r) => r.quit()));
+    }
+    expect([...seen].every((s) => s === 'completed' || s === 'canceled')).toBe(true);
+  });
+
+  it('a cancel request racing the completion: either completed, or the completion is refused and the cancel settles it', async () => {
+    const rivals = [new Redis(REDIS_URL), new Redis(REDIS_URL)];
+    const [a, b] = rivals.map((r) => new RecordStore(r, { QUEUE_PREFIX: prefix, RECORD_TTL_SECONDS: TTL }));
+    try {
+      for (let round = 0; round < 30; round++) {
+        const { id } = await activeChild();
+        const [done, asked] = await Promise.all([a.transition(id, (r) => complete(r, result)), b.transition(id, (r) => requestCancel(r))]);
+        if (done!.changed) {
+          expect(asked!.refused).toMatchObject({ reason: 'not-allowed', from: 'completed' });
+        } else {
+          expect(asked!.changed).toBe(true);
+          expect(done!.refused).toMatchObject({ reason: 'cancel-pending', from: 'active' });
+          // what the worker then does: settle the cancel (and remove the pair it published)
+          expect((await a.transition(id, (r) => cancel(r)))?.record.status).toBe('canceled');
+        }
+        expect(['completed', 'canceled']).toContain((await store.getConversion(id))!.status);
+      }
+    } finally {
+      await Promise.all(rivals.map((r) => r.quit()));
+    }
+  });
 });

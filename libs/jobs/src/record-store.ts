@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
-import { redisKeys, type ConversionStatus } from './index';
+import { redisKeys } from './index';
+import { ENDED, assertMove, type Transition, type TransitionRefusal } from './lifecycle';
 import { RECORD_CAS_LUA, batchKeys, readBatch, type BatchRecord, type ConversionRecord } from './records';
 
 /**
@@ -54,7 +55,8 @@ type CasRedis = Redis & {
   v2lCreateChild(key: string, countsKey: string, record: string, ttlSeconds: number): Promise<number>;
 };
 
-export const ENDED: ReadonlySet<ConversionStatus> = new Set(['completed', 'failed', 'canceled']);
+/** The terminal statuses (libs/jobs/src/lifecycle.ts), here too for the code that imported them from the store. */
+export { ENDED };
 
 export class RecordConflictError extends Error {
   readonly code = 'RECORD_CONFLICT';
@@ -109,6 +111,8 @@ export class RecordStore {
    * Optimistic update (another process may write the same record): read, let `mutate` decide (it returns the new
    * record, or undefined for "no change"; it may throw), write only if unchanged, else read again. Returns what
    * was written (`changed: true`) or the record as found; undefined when there is no record.
+   * A write the lifecycle table does not allow (a status move it lacks, any rewrite of an ended record) throws
+   * IllegalTransitionError: prefer `transition`, whose steps are the lifecycle's transition functions.
    */
   async updateConversion(
     id: string,
@@ -121,6 +125,7 @@ export class RecordStore {
       const current = JSON.parse(raw) as ConversionRecord;
       const next = await mutate(current);
       if (!next) return { record: current, changed: false };
+      assertMove(current, next);
       const countsKey = current.batchId ? batchKeys.counts(this.prefix, current.batchId) : key;
       const from = current.batchId ? current.status : '';
       if ((await this.redis.v2lCas(key, countsKey, raw, JSON.stringify(next), from, next.status)) === 1) {
@@ -128,6 +133,24 @@ export class RecordStore {
       }
     }
     throw new RecordConflictError(`conversion ${id} changed too often while updating it`);
+  }
+
+  /**
+   * One lifecycle step (lifecycle.ts: claim, progress, complete, fail, requeue, requestCancel, cancel) by
+   * compare-and-set: `step` gets the current record and returns the transition; a refusal writes nothing and is
+   * returned as `refused` (the one of the last read). `changed` says whether this call wrote the record.
+   */
+  async transition(
+    id: string,
+    step: (r: ConversionRecord) => Promise<Transition> | Transition,
+  ): Promise<{ record: ConversionRecord; changed: boolean; refused?: TransitionRefusal } | undefined> {
+    let refused: TransitionRefusal | undefined;
+    const out = await this.updateConversion(id, async (r) => {
+      const t = await step(r);
+      refused = t.ok ? undefined : t;
+      return t.ok ? t.record : undefined;
+    });
+    return out && (out.changed || !refused ? out : { ...out, refused });
   }
 
   /**

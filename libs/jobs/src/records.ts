@@ -42,6 +42,8 @@ export interface ConversionRecord {
     warnings: PlanWarning[];
   };
   error?: { code: string; message: string };
+  /** the last transient failure, kept while the job waits for its retry (lifecycle `requeue`) */
+  lastError?: { code: string; message: string };
   /** ISO 8601 */
   createdAt: string;
   startedAt?: string;
