@@ -7,15 +7,15 @@ export class Limiter {
   constructor(private readonly max: number) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
+    // a waiter is handed the finishing task's slot (active stays counted), so no newcomer can slip in between
     if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
+    else this.active++;
     try {
       return await task();
     } finally {
-      this.active--;
       const next = this.waiting.shift();
       if (next) next();
-      else if (this.active === 0) this.idleWaiters.splice(0).forEach((r) => r());
+      else if (--this.active === 0) this.idleWaiters.splice(0).forEach((r) => r());
     }
   }
 

@@ -246,5 +246,13 @@ describe('studio, local backend (HTTP surface of docs/studio.md)', () => {
     });
     expect(crossSite.status).toBe(403);
     expect(crossSite.json.error.code).toBe('CROSS_ORIGIN');
+    // another site's page making the browser GET the API (an <img>, a no-cors fetch): refused before any work
+    const foreignRead = await request(studio, 'GET', '/api/videos', { headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(foreignRead.status).toBe(403);
+    expect((await request(studio, 'GET', '/api/videos', { headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(200);
+    // a broken percent-encoding is a 400, not a crash
+    const bad = await request(studio, 'GET', '/api/videos/%zz/analysis');
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('BAD_PATH');
   });
 });

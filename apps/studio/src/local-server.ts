@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { discoverSources } from '../../cli/src/discover';
+import { discoverSources, VIDEO_EXTENSIONS } from '../../cli/src/discover';
 import { convertToLivePhoto } from '@vid2live/livephoto/convert';
 import { LivePhotoError } from '@vid2live/errors';
 import { PVT_METADATA_FILE, writePvtMetadata } from '@vid2live/livephoto/pvt';
@@ -78,11 +78,18 @@ export function studioWebRoot(): string {
 const WEB_FILE = /^[a-z0-9-]+\.(html|js|css|svg|png)$/;
 const ID = /^[a-z0-9]{8,40}$/;
 const MAX_CONVERSIONS_KEPT = 200;
+/** conversions queued or running at once; more are refused with 429 (each one is an ffmpeg run) */
+const MAX_CONVERSIONS_PENDING = 20;
+/** a folder is rescanned at most this often (any request may ask for it) */
+const RESCAN_INTERVAL_MS = 2_000;
 
 /** A file name as the user may see it: no folders, no control characters, at most 120 characters. */
 function safeName(name: string): string {
-  const base = path.basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f/]/g, '').trim();
-  return (base || 'video').slice(-120);
+  let base = path.basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f/]/g, '').trim();
+  if (base === '' || base === '.' || base === '..') base = 'video';
+  // file systems count bytes (255 at most), not characters: keep the end, where the extension is
+  while (Buffer.byteLength(base, 'utf8') > 200) base = base.slice(1);
+  return base;
 }
 
 function stemOf(name: string): string {
@@ -150,14 +157,29 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
     return v;
   };
 
-  const listFolder = async (): Promise<void> => {
-    if (!folder) return;
-    const { sources } = await discoverSources([folder], path.join(workDir, 'nowhere'));
+  let scanned = 0;
+  let scanning: Promise<void> | undefined;
+  /** the folder's videos, rescanned at most every RESCAN_INTERVAL_MS and one scan at a time */
+  const listFolder = (): Promise<void> => {
+    if (!folder) return Promise.resolve();
+    if (scanning) return scanning;
+    if (Date.now() - scanned < RESCAN_INTERVAL_MS) return Promise.resolve();
+    scanning = scanFolder(folder).finally(() => {
+      scanned = Date.now();
+      scanning = undefined;
+    });
+    return scanning;
+  };
+
+  const scanFolder = async (dir: string): Promise<void> => {
+    const { sources } = await discoverSources([dir], path.join(workDir, 'nowhere'));
     for (const s of sources) {
+      // videos only: a Motion Photo .jpg the CLI converts has no moment to choose here
+      if (!VIDEO_EXTENSIONS.has(path.extname(s.sourcePath).toLowerCase())) continue;
       const st = await fs.stat(s.sourcePath).catch(() => undefined);
       if (!st?.isFile()) continue;
       const id = createHash('sha256').update(`${s.sourcePath}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 20);
-      addVideo(id, path.relative(folder, s.sourcePath), s.sourcePath, st.size);
+      addVideo(id, path.relative(dir, s.sourcePath), s.sourcePath, st.size);
     }
   };
 
@@ -222,12 +244,18 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
 
   const startConversion = (v: Video, options: ConvertOptions): Conversion => {
     const id = randomBytes(10).toString('hex');
+    const pending = [...conversions.values()].filter((c) => c.status === 'queued' || c.status === 'active').length;
+    if (pending >= MAX_CONVERSIONS_PENDING) {
+      throw new StudioError(429, 'TOO_MANY_CONVERSIONS', `${pending} conversions are waiting; try again when some are done`);
+    }
     const c: Conversion = { id, videoId: v.id, status: 'queued', progress: { stage: 'queued', percent: 0 }, files: new Map() };
     conversions.set(id, c);
-    for (const old of conversions.keys()) {
+    // forget the oldest finished ones (never a queued or running one: its files are still being written)
+    for (const [oldId, old] of conversions) {
       if (conversions.size <= MAX_CONVERSIONS_KEPT) break;
-      conversions.delete(old);
-      void fs.rm(path.join(workDir, 'conversions', old), { recursive: true, force: true });
+      if (old.status !== 'completed' && old.status !== 'failed') continue;
+      conversions.delete(oldId);
+      void fs.rm(path.join(workDir, 'conversions', oldId), { recursive: true, force: true });
     }
     const dir = path.join(workDir, 'conversions', id);
     const stem = stemOf(v.name);
@@ -355,7 +383,18 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
       throw new StudioError(403, 'CROSS_ORIGIN', 'only the studio page itself may change anything');
     }
     const url = new URL(req.url ?? '/', `http://${host}`);
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      throw new StudioError(400, 'BAD_PATH', 'the address is not valid');
+    }
+    // Another site's page may still make the browser send GETs here (an <img>, a no-cors fetch): the API answers
+    // only the studio's own page (browsers say where a request comes from in Sec-Fetch-Site).
+    const site = req.headers['sec-fetch-site'];
+    if (parts[0] === 'api' && (site === 'cross-site' || site === 'same-site')) {
+      throw new StudioError(403, 'CROSS_ORIGIN', 'only the studio page itself may use its API');
+    }
     const method = req.method ?? 'GET';
     const get = method === 'GET' || method === 'HEAD';
 
@@ -381,7 +420,7 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
       }
     }
     if (a === 'videos' && b !== undefined) {
-      if (videos.size === 0 || !videos.has(b)) await listFolder();
+      if (ID.test(b) && !videos.has(b)) await listFolder();
       const v = video(b);
       if (parts.length === 4 && c === 'analysis' && get) {
         const analysis = await analysisOf(v);
@@ -447,7 +486,8 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
       sendError(res, e, rewrite);
     });
   });
-  server.requestTimeout = 0; // uploads of large videos take their time; idle sockets still time out
+  server.requestTimeout = 0; // uploads of large videos take their time…
+  server.setTimeout(60_000); // …but a socket silent for a minute (a stalled upload) is closed
   server.headersTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

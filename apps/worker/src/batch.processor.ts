@@ -76,7 +76,9 @@ export class BatchProcessor {
     const { batchId } = data;
     if (!job.parentKey) {
       // The root job from the API: create the flow parent with page 0 as its first child (idempotent by job ids).
-      await this.records.updateBatch(batchId, (r) => (r.status === 'queued' ? { ...r, status: 'active' } : undefined));
+      const record = await this.records.updateBatch(batchId, (r) => (r.status === 'queued' ? { ...r, status: 'active' } : undefined));
+      // No record: the API rolled the batch back (its enqueue looked failed) or it expired; never list a prefix for it.
+      if (!record) throw new UnrecoverableError(`BATCH_RECORD_MISSING: no record for ${batchId}`);
       await this.queues.flows.add({
         name: JOB_NAMES.batch,
         queueName: QUEUES.batches,

@@ -102,7 +102,14 @@ export class ConversionProcessor {
         await this.outputs.unpublish(result);
         return await this.finishCanceled(id);
       }
-      if (done?.changed) {
+      if (!done || (!done.changed && done.record.status !== 'completed')) {
+        // The record ended another way meanwhile (a stalled copy of this job failed it) or expired: a published pair
+        // must not outlive a record that says it does not exist. (Already `completed` by a twin run: same keys, keep.)
+        await this.outputs.unpublish(result);
+        this.log.warn(`${id} ended as ${done?.record.status ?? 'missing'} while this run published; its outputs were removed`);
+        return { status: 'skipped' };
+      }
+      if (done.changed) {
         conversionsTotal.inc({ result: 'completed', code: '' });
         await this.webhooks.emitConversion(done.record, 'conversion.completed');
       }

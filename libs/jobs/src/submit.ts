@@ -84,6 +84,9 @@ export async function enqueueConversion(target: SubmitTarget, record: Conversion
     await target.redis.set(key, JSON.stringify(record), 'EX', target.ttlSeconds);
     await target.conversions.add(JOB_NAMES.convert, conversionJobData(record), { ...conversionJobOptions, jobId: record.id });
   } catch (e) {
+    // An add whose reply was lost may have enqueued the job: remove it too (best effort), or a worker would run a
+    // conversion the API reported as failed (it would stop at the missing record, but not waste a slot on it).
+    await target.conversions.remove(record.id).catch(() => undefined);
     await target.redis.del(key).catch(() => undefined);
     throw e;
   }
@@ -148,7 +151,13 @@ export async function enqueuePrefixBatch(target: SubmitTarget, id: string, tenan
       options: request.options ?? {},
       ...(request.webhook ? { webhook: request.webhook } : {}),
     };
-    await target.batches.add(JOB_NAMES.expand, data, { ...batchExpandJobOptions, jobId: `${id}.expand.0` });
+    try {
+      await target.batches.add(JOB_NAMES.expand, data, { ...batchExpandJobOptions, jobId: `${id}.expand.0` });
+    } catch (e) {
+      // a lost reply may hide an enqueued job; the worker also refuses to expand a batch without its record
+      await target.batches.remove(`${id}.expand.0`).catch(() => undefined);
+      throw e;
+    }
   });
 }
 

@@ -151,7 +151,8 @@ export async function checkWallpaper(stillPath: string, moviePath: string, pair:
     frames = sizes.length;
     const mediaTs = readMediaTimescale(video);
     const mdhd = video.children?.find((c) => c.type === 'mdia')?.children?.find((c) => c.type === 'mdhd')?.data;
-    const mediaDuration = mdhd ? (mdhd[0] === 1 ? Number(mdhd.readBigUInt64BE(24)) : mdhd.readUInt32BE(16)) : 0;
+    // a truncated mdhd reads as no duration (the requirement is then not met), never as a RangeError
+    const mediaDuration = !mdhd ? 0 : mdhd[0] === 1 ? (mdhd.length >= 32 ? Number(mdhd.readBigUInt64BE(24)) : 0) : mdhd.length >= 20 ? mdhd.readUInt32BE(16) : 0;
     const seconds = mediaTs > 0 ? mediaDuration / mediaTs : 0;
     fps = seconds > 0 ? frames / seconds : 0;
     out.push(
