@@ -78,6 +78,7 @@ describe('studio, local backend (HTTP surface of docs/studio.md)', () => {
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.body.toString()).toContain('Make Live Photo');
+    expect(page.headers['content-security-policy']).toMatch(/default-src 'self'.*script-src 'self';.*frame-ancestors 'none'/);
     const kit = await request(studio, 'GET', '/vendor/livephotoskit.js');
     expect(kit.status).toBe(200);
     expect(kit.body.toString()).toContain('LivePhotosKit');
@@ -254,5 +255,23 @@ describe('studio, local backend (HTTP surface of docs/studio.md)', () => {
     const bad = await request(studio, 'GET', '/api/videos/%zz/analysis');
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe('BAD_PATH');
+  });
+  it('stops while converting: close() returns with the work folder (uploads, outputs) removed', async () => {
+    const own = await startStudioServer({ folder });
+    try {
+      const list = await request(own, 'GET', '/api/videos');
+      const id = list.json.videos.find((v: { name: string }) => v.name === 'Beach day.mov').id;
+      const started = await postJson(own, `/api/videos/${id}/conversions`, { codec: 'hevc', still: 'heic', duration: 5 });
+      expect(started.status).toBe(202);
+      for (let i = 0; i < 200; i++) {
+        const c = (await request(own, 'GET', `/api/conversions/${started.json.id}`)).json;
+        if (c.status === 'active' && c.progress.stage === 'render') break;
+        if (c.status !== 'queued' && c.status !== 'active') throw new Error(`ended before it could be stopped: ${JSON.stringify(c)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    } finally {
+      await own.close();
+    }
+    expect(fs.existsSync(own.workDir)).toBe(false);
   });
 });

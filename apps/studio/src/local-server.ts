@@ -144,6 +144,10 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
   const videos = new Map<string, Video>();
   const conversions = new Map<string, Conversion>();
   // ffmpeg uses every core: one conversion or analysis at a time, a couple of frame previews beside it
+  // Stopping the studio (Ctrl+C) aborts whatever ffmpeg runs and fails what waits, so close() is quick and the
+  // work folder (uploads, outputs) is removed rather than left in /tmp.
+  const stopping = new AbortController();
+  const signal = stopping.signal;
   const heavy = new Limiter(1);
   const light = new Limiter(2);
   const frameCache = new Map<string, Buffer>();
@@ -197,14 +201,14 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
   };
 
   const analyseAndStrip = async (v: Video) => {
-    const { info, analysis } = await analyseMoment(v.path);
+    const { info, analysis } = await analyseMoment(v.path, { signal });
     if (info.color.hdr) {
       analysis.suggestion.warnings.push({
         code: 'HDR_TONE_MAPPED',
         message: `the source is ${info.color.hdr === 'hlg' ? 'HLG' : 'HDR10 (PQ)'} HDR; the Live Photo will be tone mapped to SDR (what you see here is that SDR picture)`,
       });
     }
-    const thumbnails = await makeThumbnailStrip(info, path.join(v.dir, 'thumbnails.jpg'));
+    const thumbnails = await makeThumbnailStrip(info, path.join(v.dir, 'thumbnails.jpg'), 12, 90, { signal });
     return { info, analysis: { ...analysis, thumbnails } };
   };
 
@@ -235,7 +239,7 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
     v.proxy ??= (async () => {
       const info = await infoOf(v);
       const out = path.join(v.dir, 'preview.mp4');
-      await heavy.run(() => makePlaybackProxy(info, out));
+      await heavy.run(() => makePlaybackProxy(info, out, { signal }));
       return out;
     })();
     v.proxy.catch(() => (v.proxy = undefined));
@@ -265,7 +269,7 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
         await fs.mkdir(path.join(dir, 'work'), { recursive: true });
         const r = await convertToLivePhoto(
           { source: v.path, outputDir: dir, baseName: stem, options, workDir: path.join(dir, 'work') },
-          { onProgress: (p) => (c.progress = { stage: p.stage, percent: Math.round(p.percent) }) },
+          { signal, onProgress: (p) => (c.progress = { stage: p.stage, percent: Math.round(p.percent) }) },
         );
         c.progress = { stage: 'preview', percent: 100 };
         const still = path.basename(r.stillPath);
@@ -274,7 +278,7 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
         let preview = movie;
         if (options.codec === 'hevc') {
           preview = `${stem}.preview.MOV`;
-          await makeH264PreviewMovie(r.moviePath, path.join(dir, preview));
+          await makeH264PreviewMovie(r.moviePath, path.join(dir, preview), { signal });
           c.files.set(preview, path.join(dir, preview));
         }
         const zip = `${stem}.zip`;
@@ -442,7 +446,7 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
         if (!jpeg) {
           const out = path.join(v.dir, `frame-${randomBytes(6).toString('hex')}.jpg`);
           try {
-            await light.run(() => extractPreviewFrame(info, t, w, out));
+            await light.run(() => extractPreviewFrame(info, t, w, out, { signal }));
             jpeg = await fs.readFile(out);
           } finally {
             await fs.rm(out, { force: true });
@@ -501,7 +505,8 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await heavy.idle();
+      stopping.abort();
+      await Promise.all([heavy.idle(), light.idle()]);
       if (ownWorkDir) await fs.rm(workDir, { recursive: true, force: true });
     },
   };
