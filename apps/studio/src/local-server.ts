@@ -202,12 +202,6 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
 
   const analyseAndStrip = async (v: Video) => {
     const { info, analysis } = await analyseMoment(v.path, { signal });
-    if (info.color.hdr) {
-      analysis.suggestion.warnings.push({
-        code: 'HDR_TONE_MAPPED',
-        message: `the source is ${info.color.hdr === 'hlg' ? 'HLG' : 'HDR10 (PQ)'} HDR; the Live Photo will be tone mapped to SDR (what you see here is that SDR picture)`,
-      });
-    }
     const thumbnails = await makeThumbnailStrip(info, path.join(v.dir, 'thumbnails.jpg'), 12, 90, { signal });
     return { info, analysis: { ...analysis, thumbnails } };
   };

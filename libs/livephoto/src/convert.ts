@@ -34,7 +34,7 @@ export function outputPaths(outputDir: string, baseName: string, options: Conver
 }
 
 /** HDR_TONE_MAPPED: the output is SDR; say what the source was and where its white went. */
-function toneMappingWarnings(source: LivePhotoSource, toneMapped: boolean): PlanWarning[] {
+export function toneMappingWarnings(source: LivePhotoSource, toneMapped: boolean): PlanWarning[] {
   if (!toneMapped) return [];
   const c = source.color;
   const kind = c.dolbyVision

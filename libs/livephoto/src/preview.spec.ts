@@ -80,6 +80,15 @@ describe('studio previews', () => {
     expect(ffprobeJson(frame).streams[0]).toMatchObject({ width: r.width, height: r.height });
   });
 
+  it('warns HDR_TONE_MAPPED in the analysis exactly when the render tone maps, in the render\'s words', async () => {
+    const hlg = await analyseMoment(realMedia('hlg10-color-test.mp4'));
+    const hdr = hlg.analysis.suggestion.warnings.filter((w) => w.code === 'HDR_TONE_MAPPED');
+    expect(hdr).toHaveLength(1);
+    expect(hdr[0].message).toMatch(/the source is HLG HDR; it was tone mapped to SDR BT\.709/);
+    const sdr = await analyseMoment(realMedia('sample_rotate_and_reflect.mp4'));
+    expect(sdr.analysis.suggestion.warnings.map((w) => w.code)).not.toContain('HDR_TONE_MAPPED');
+  });
+
   it('refuses a time outside the source with INVALID_OPTIONS', async () => {
     const info = await probeSource(landscape);
     await expect(extractPreviewFrame(info, 99, 320, path.join(tmp, 'x.jpg'))).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });

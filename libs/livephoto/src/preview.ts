@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { createFfmpegCommand, ffmpegInput, runFfmpegCommand } from '@vid2live/media/ffmpeg';
 import { sourceInputOptions } from '@vid2live/media/demuxers';
 import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
+import { toneMappingWarnings } from './convert';
 import { colorConversionFilters } from './stages/color';
 import { planClip, type PlanCurves } from './stages/plan';
 import { probeSource } from './stages/probe';
@@ -64,7 +65,11 @@ export async function analyseMoment(sourcePath: string, ctx: StageContext = {}):
         duration: round(plan.duration, 6),
         keyFrame: round(plan.start + plan.stillOffset, 6),
         reasons: plan.reasons,
-        warnings: plan.warnings,
+        // the render's own tone-mapping decision and words (the previews are that SDR picture too)
+        warnings: [
+          ...plan.warnings,
+          ...toneMappingWarnings(info, colorConversionFilters(info.color, info.displayWidth, info.displayHeight).toneMapped),
+        ],
       },
     },
   };
