@@ -1,7 +1,7 @@
+import { makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient, type ApiClient } from './support/http';
-import { makeVideo } from './support/media';
 import { startApi, startWorker, stopAll, type ApiProcess } from './support/processes';
-import { startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { objectKeys } from './worker-support';
 
@@ -12,7 +12,7 @@ let a: ApiClient;
 
 beforeAll(async () => {
   stack = await startStack('batch-names');
-  const video = makeVideo();
+  const video = makeCachedVideo(E2E_MEDIA);
   for (const key of ['shoot/a/IMG_0001.mov', 'shoot/b/IMG_0001.mov', 'shoot/c/IMG_0002.mov']) {
     await stack.storage.putObjectFromFile(stack.buckets.input, key, video);
   }

@@ -1,11 +1,11 @@
 import { loadConfig } from '@vid2live/config';
 import { batchKeys } from '@vid2live/jobs/records';
 import { prefixItemOutputCandidates } from '@vid2live/storage/output-names';
+import { makeCachedVideo } from '@vid2live/media/test-media';
 import { RecordStore } from '../apps/worker/src/record-store';
 import { apiClient, type ApiClient } from './support/http';
-import { makeVideo } from './support/media';
 import { startApi, stopAll } from './support/processes';
-import { startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { objectKeys, startWorker, type RunningWorker } from './worker-support';
 
@@ -25,7 +25,7 @@ const NAMES = ['IMG', 'img.mov', 'sub/x', 'x', 'x.mp4', 'y'];
 
 beforeAll(async () => {
   stack = await startStack('batch-prefix-names');
-  const video = makeVideo({ seconds: 2, size: '320x180' });
+  const video = makeCachedVideo(E2E_MEDIA, { seconds: 2, size: '320x180' });
   for (const key of SOURCES) await stack.storage.putObjectFromFile(stack.buckets.input, key, video);
   const api = await startApi(stack);
   a = apiClient(api.url, stack.tenants.a);

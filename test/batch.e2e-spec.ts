@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { makeBadInput, makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient, type ApiClient } from './support/http';
-import { makeTextFile, makeVideo } from './support/media';
 import { startApi, startWorker, stopAll, type ApiProcess } from './support/processes';
-import { startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { objectKeys } from './worker-support';
@@ -30,13 +30,13 @@ const SOURCES = Array.from({ length: 20 }, (_, i) => `library/2024/${i < 15 ? ''
 beforeAll(async () => {
   stack = await startStack('batch');
   receiver = await WebhookReceiver.start(stack.webhookSecret);
-  const video = makeVideo();
+  const video = makeCachedVideo(E2E_MEDIA);
   await Promise.all(SOURCES.map((key) => stack.storage.putObjectFromFile(stack.buckets.input, key, video)));
   // Keys beside the prefix must not be picked up.
   await stack.storage.putObjectFromFile(stack.buckets.input, 'library/2023/old.mp4', video);
   await stack.storage.putObjectFromFile(stack.buckets.input, 'cli/a.mp4', video);
   await stack.storage.putObjectFromFile(stack.buckets.input, 'cli/b.mp4', video);
-  await stack.storage.putObjectFromFile(stack.buckets.input, 'cli/broken.mp4', makeTextFile());
+  await stack.storage.putObjectFromFile(stack.buckets.input, 'cli/broken.mp4', makeBadInput('text', E2E_MEDIA));
   const workerEnv = { WORKER_CONCURRENCY: '1' };
   [api] = await Promise.all([startApi(stack), startWorker(stack, workerEnv), startWorker(stack, workerEnv)]);
   a = apiClient(api.url, stack.tenants.a);

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeSource } from '@vid2live/media/test-media';
 
 /** `vid2live convert --pvt` and `vid2live inspect NAME.pvt` through the built CLI, with real ffmpeg/heif-enc. */
 const BIN = path.join(__dirname, '..', 'bin', 'vid2live.js');

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { IPHONE_HEIC } from '@vid2live/livephoto/testing/fixtures';
 import { mountTmpfs, unmountTmpfs } from '@vid2live/livephoto/testing/mounts';
-import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeSource } from '@vid2live/media/test-media';
 
 /** The built CLI where it cannot write: a read-only file system and a full one (real tmpfs mounts when root). */
 const BIN = path.join(__dirname, '..', 'bin', 'vid2live.js');

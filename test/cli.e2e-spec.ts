@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeBadInput, makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeBadInput, makeSource } from '@vid2live/media/test-media';
 import { extractMotionPhotoVideo, realMedia } from '@vid2live/livephoto/testing/real-media';
 
 /** Runs the built CLI exactly as a user would (`npx vid2live …` resolves to bin/vid2live.js). */

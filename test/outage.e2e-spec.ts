@@ -4,10 +4,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { S3Storage } from '@vid2live/storage';
 import { fixS3rverDeleteRace } from '@vid2live/storage/testing/s3rver';
+import { makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient, type ApiClient } from './support/http';
-import { makeVideo } from './support/media';
 import { startApi, startWorker as startWorkerProcess, stopAll } from './support/processes';
-import { freePort, redisAnswers, startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, freePort, redisAnswers, startStack, type Stack } from './support/stack';
 import { sleep, waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { Producer, objectKeys, startSlowFileServer, startWorker, uniquePrefix, workerConfig, type RunningWorker } from './worker-support';
@@ -78,7 +78,7 @@ describe('Redis killed and restarted mid-batch', () => {
     await startWorkerProcess(onPrivate, { WORKER_CONCURRENCY: '2', WEBHOOK_BACKOFF_MS: '200', WEBHOOK_BACKOFF_MAX_MS: '1000' });
     a = apiClient(api.url, stack.tenants.a);
 
-    const video = makeVideo({ seconds: 2, size: '320x180' });
+    const video = makeCachedVideo(E2E_MEDIA, { seconds: 2, size: '320x180' });
     const keys = ['r/one.mp4', 'r/two.mp4', 'r/three.mp4', 'r/four.mp4'];
     for (const k of keys) await stack.storage.putObjectFromFile(stack.buckets.input, k, video);
     const output = { bucket: stack.buckets.output, prefix: 'redis-restart/' };
@@ -214,7 +214,7 @@ describe('S3 stopped and restarted mid-job', () => {
     // The outage backoff shortened for the test (the defaults wait 15 s … 5 min).
     const config = workerConfig(producer.prefix, { env: env() } as never, { CONVERSION_OUTAGE_BACKOFF_MS: '2000', CONVERSION_OUTAGE_BACKOFF_MAX_MS: '4000' });
     worker = await startWorker(config);
-    const video = makeVideo({ seconds: 2, size: '320x180' });
+    const video = makeCachedVideo(E2E_MEDIA, { seconds: 2, size: '320x180' });
     await storage.putObjectFromFile('in', 's3/clip.mp4', video);
     const src = await startSlowFileServer(video, 1024 * 1024);
     try {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AppConfig } from '@vid2live/config';
 import { redisKeys } from '@vid2live/jobs';
-import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeSource } from '@vid2live/media/test-media';
 import { S3Storage, type ObjectStorage } from '@vid2live/storage';
 import { batchItemOutputNames } from '@vid2live/storage/output-names';
 import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';

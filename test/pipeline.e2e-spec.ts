@@ -6,10 +6,10 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { QUEUES, redisKeys } from '@vid2live/jobs';
 import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
+import { makeBadInput, makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient, type ApiClient } from './support/http';
-import { makeTextFile, makeVideo } from './support/media';
 import { startApi, startWorker, stopAll, type AppProcess } from './support/processes';
-import { E2E_TMP, startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, E2E_TMP, startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { WebhookReceiver, type ReceivedWebhook } from './support/webhook-receiver';
 import { objectKeys, processesMentioning, startSlowFileServer } from './worker-support';
@@ -76,9 +76,9 @@ beforeAll(async () => {
   fs.mkdirSync(tmp, { recursive: true });
   stack = await startStack('pipeline');
   receiver = await WebhookReceiver.start(stack.webhookSecret);
-  const video = makeVideo();
+  const video = makeCachedVideo(E2E_MEDIA);
   await stack.storage.putObjectFromFile(stack.buckets.input, 'videos/beach.mp4', video);
-  await stack.storage.putObjectFromFile(stack.buckets.input, 'videos/notes.mp4', makeTextFile());
+  await stack.storage.putObjectFromFile(stack.buckets.input, 'videos/notes.mp4', makeBadInput('text', E2E_MEDIA));
   const workerEnv = {
     WORKER_CONCURRENCY: '1',
     // Short lock so a SIGKILLed worker's job counts as stalled quickly; small webhook backoff for the retry test.
@@ -233,7 +233,7 @@ it('retries a webhook answered 500 twice with backoff, and replays it on request
 });
 
 it('cancels a queued conversion (it never runs) and an active one (its ffmpeg is killed)', async () => {
-  const video = makeVideo();
+  const video = makeCachedVideo(E2E_MEDIA);
   // Two slow sources keep both workers busy, so the third conversion has to wait in the queue.
   const slow = await Promise.all([startSlowFileServer(video, 4 * 1024), startSlowFileServer(video, 4 * 1024)]);
   try {
@@ -277,7 +277,7 @@ it('cancels a queued conversion (it never runs) and an active one (its ffmpeg is
 });
 
 it('finishes a job on the other worker after its worker is SIGKILLed mid-job, with one output pair', async () => {
-  const slow = await startSlowFileServer(makeVideo(), 4 * 1024);
+  const slow = await startSlowFileServer(makeCachedVideo(E2E_MEDIA), 4 * 1024);
   const needle = new URL(slow.url).pathname;
   try {
     const output = { bucket: stack.buckets.output, prefix: 'crash/' };

@@ -2,10 +2,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { redisKeys } from '@vid2live/jobs';
 import type { ConversionRecord } from '@vid2live/jobs/records';
+import { makeBadInput, makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient, type ApiClient } from './support/http';
-import { makeTextFile, makeVideo } from './support/media';
 import { runToExit, startApi, startWorker, stopAll, type ApiProcess, type AppProcess } from './support/processes';
-import { freePort, startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, freePort, startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
 
@@ -64,8 +64,8 @@ beforeAll(async () => {
   expect(stack.redisPassword).toBeTruthy();
   receiver = await WebhookReceiver.start(stack.webhookSecret);
   proxy = await startFlakyS3(stack.s3.endpoint);
-  await stack.storage.putObjectFromFile(stack.buckets.input, 'in/flaky.mp4', makeVideo({ seconds: 2 }));
-  await stack.storage.putObjectFromFile(stack.buckets.input, 'in/notes.mp4', makeTextFile());
+  await stack.storage.putObjectFromFile(stack.buckets.input, 'in/flaky.mp4', makeCachedVideo(E2E_MEDIA, { seconds: 2 }));
+  await stack.storage.putObjectFromFile(stack.buckets.input, 'in/notes.mp4', makeBadInput('text', E2E_MEDIA));
   [api, worker] = await Promise.all([
     startApi(stack),
     startWorker(stack, { S3_ENDPOINT: proxy.endpoint, WEBHOOK_BACKOFF_MS: '300', WEBHOOK_BACKOFF_MAX_MS: '1000' }),

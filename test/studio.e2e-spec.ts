@@ -6,8 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startStudioServer, type RunningStudio } from '../apps/studio/src/local-server';
 import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
 import { inspectPvtPackage } from '@vid2live/livephoto/pvt';
-import { makeSource } from '@vid2live/livephoto/testing/sources';
-import { makeTempDir, removeDir } from '@vid2live/media/test-media';
+import { makeSource, makeTempDir, removeDir } from '@vid2live/media/test-media';
 
 /**
  * The studio in Debian's Chromium (never a downloaded browser), driven by playwright-core, against the local

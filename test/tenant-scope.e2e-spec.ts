@@ -3,10 +3,10 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { QUEUES, conversionJobOptions, redisKeys, type ConversionJobData } from '@vid2live/jobs';
 import { JOB_NAMES, type ConversionRecord } from '@vid2live/jobs/records';
+import { makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient, type ApiClient } from './support/http';
-import { makeVideo } from './support/media';
 import { runToExit, startApi, startWorker, stopAll, type ApiProcess } from './support/processes';
-import { startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 
 /**
@@ -28,7 +28,7 @@ beforeAll(async () => {
     [stack.tenants.a.tenant]: { read: [{ bucket: input, prefix: 'a/' }], write: [{ bucket: output, prefix: 'a/' }] },
     [stack.tenants.b.tenant]: { read: [{ bucket: input, prefix: 'b/' }], write: [{ bucket: output, prefix: 'b/' }] },
   });
-  const video = makeVideo({ seconds: 2 });
+  const video = makeCachedVideo(E2E_MEDIA, { seconds: 2 });
   await stack.storage.putObjectFromFile(input, 'b/secret.mp4', video);
   await stack.storage.putObjectFromFile(input, 'a/mine.mp4', video);
   [api] = await Promise.all([

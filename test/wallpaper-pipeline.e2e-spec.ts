@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
+import { makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient, type ApiClient } from './support/http';
-import { makeVideo } from './support/media';
 import { startApi, startWorker, stopAll } from './support/processes';
-import { E2E_TMP, startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, E2E_TMP, startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { objectKeys } from './worker-support';
 
@@ -20,7 +20,7 @@ const tmp = path.join(E2E_TMP, `wallpaper-pipeline-${process.pid}`);
 beforeAll(async () => {
   fs.mkdirSync(tmp, { recursive: true });
   stack = await startStack('wallpaper');
-  await stack.storage.putObjectFromFile(stack.buckets.input, 'videos/sunset.mp4', makeVideo());
+  await stack.storage.putObjectFromFile(stack.buckets.input, 'videos/sunset.mp4', makeCachedVideo(E2E_MEDIA));
   const [api] = await Promise.all([startApi(stack), startWorker(stack, { WORKER_CONCURRENCY: '1' })]);
   a = apiClient(api.url, stack.tenants.a);
 });

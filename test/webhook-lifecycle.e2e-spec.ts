@@ -1,11 +1,11 @@
 import { loadConfig } from '@vid2live/config';
 import { QUEUES, redisKeys, webhookEventId } from '@vid2live/jobs';
 import type { StoredDelivery } from '@vid2live/jobs/webhook-deliveries';
+import { makeCachedVideo } from '@vid2live/media/test-media';
 import { WebhookEvents } from '../apps/worker/src/webhook-events';
 import { apiClient, type ApiClient } from './support/http';
-import { makeVideo } from './support/media';
 import { startApi, stopAll } from './support/processes';
-import { startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, startStack, type Stack } from './support/stack';
 import { waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { startWorker, type RunningWorker } from './worker-support';
@@ -30,7 +30,7 @@ describe('webhook lifecycle', () => {
     worker = await startWorker(loadConfig('worker', stack.env({ WEBHOOK_BACKOFF_MS: '300', WEBHOOK_BACKOFF_MAX_MS: '600', LOG_LEVEL: 'warn' })));
     events = worker.app.get(WebhookEvents);
     for (const k of ['emit', 'emitConversion', 'ensureTerminal'] as const) original[k] = events[k];
-    await stack.storage.putObjectFromFile(stack.buckets.input, 'hooks/clip.mp4', makeVideo({ seconds: 2, size: '320x180' }));
+    await stack.storage.putObjectFromFile(stack.buckets.input, 'hooks/clip.mp4', makeCachedVideo(E2E_MEDIA, { seconds: 2, size: '320x180' }));
   });
 
   afterEach(() => {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeSource } from '@vid2live/media/test-media';
 import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';
 import {
   Producer,

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { AppConfig } from '@vid2live/config';
 import { redisKeys, type WebhookDeliveryRecord } from '@vid2live/jobs';
 import { batchKeys } from '@vid2live/jobs/records';
-import { makeBadInput, makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeBadInput, makeSource } from '@vid2live/media/test-media';
 import { S3Storage } from '@vid2live/storage';
 import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';
 import { verifyWebhook } from '@vid2live/webhooks';

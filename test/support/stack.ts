@@ -85,6 +85,8 @@ export async function redisAnswers(url: string, connectTimeout = 1_000): Promise
 const randomKey = () => randomBytes(18).toString('base64url'); // 24 chars of [A-Za-z0-9_-], no ':'
 
 export const E2E_TMP = path.join(__dirname, '..', '..', '.tmp', 'e2e');
+/** Generated source media the e2e files share (`makeCachedVideo`, `makeBadInput` of `@vid2live/media/test-media`). */
+export const E2E_MEDIA = path.join(E2E_TMP, 'media');
 
 export interface StackOptions {
   /** run a private redis-server with `requirepass` (a random password, also in `redisUrl`) */

@@ -4,8 +4,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
 import { inspectPvtPackage } from '@vid2live/livephoto/pvt';
-import { makeSource } from '@vid2live/livephoto/testing/sources';
-import { makeTempDir, removeDir } from '@vid2live/media/test-media';
+import { makeSource, makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { startStudioServer, type RunningStudio } from './local-server';
 
 interface Answer {

@@ -1,5 +1,6 @@
 import { scrubbedError } from './errors';
-import { withFreshResultUrls, withoutResultUrls } from './webhook-events';
+import { withoutResultUrls } from '@vid2live/jobs/webhook-deliveries';
+import { withFreshResultUrls } from './webhook-events';
 
 describe('scrubbedError', () => {
   it('keeps the name, code and retryable flag but no presigned URL or secret in message or stack', () => {

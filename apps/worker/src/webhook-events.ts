@@ -51,17 +51,6 @@ export class WebhookEvents {
 
 const RESULT_OBJECTS = ['still', 'video', 'motionPhoto'] as const;
 
-/** The view with `result.{still,video,motionPhoto}` reduced to `{ bucket, key }`. */
-export function withoutResultUrls<T extends { result?: object }>(view: T): T {
-  if (!view.result) return view;
-  const result: Record<string, unknown> = { ...view.result };
-  for (const role of RESULT_OBJECTS) {
-    const o = result[role] as { bucket: string; key: string } | undefined;
-    if (o) result[role] = { bucket: o.bucket, key: o.key };
-  }
-  return { ...view, result };
-}
-
 /** Fills `url` into each result object of an event's `data` with a fresh presigned GET, just before sending. */
 export async function withFreshResultUrls(
   data: unknown,

@@ -82,7 +82,7 @@ it('reads batches with their raw counters and failures, and updates them by comp
   const id = newId('bat');
   const batch = { id, tenant: 'acme', kind: 'prefix' as const, status: 'queued' as const, total: null, output: request.output, source: { bucket: 'in', prefix: '' }, createdAt: 'now' };
   await redis.set(redisKeys.batch(prefix, id), JSON.stringify(batch));
-  await store.incrementBatchCounter(id, 'listed', 2);
+  await redis.hincrby(batchKeys.counts(prefix, id), 'listed', 2);
   await store.recordBatchFailure(id, 'cnv_a');
   expect(await store.getBatchCounter(id, 'listed')).toBe(2);
   expect(await store.updateBatch(id, (r) => ({ ...r, status: 'active' }))).toMatchObject({ status: 'active' });

@@ -200,10 +200,6 @@ export class RecordStore {
     throw new RecordConflictError(`batch ${id} changed too often while updating it`);
   }
 
-  async incrementBatchCounter(batchId: string, field: string, by: number): Promise<number> {
-    return this.redis.hincrby(batchKeys.counts(this.prefix, batchId), field, by);
-  }
-
   async getBatchCounter(batchId: string, field: string): Promise<number> {
     return Number.parseInt((await this.redis.hget(batchKeys.counts(this.prefix, batchId), field)) ?? '0', 10) || 0;
   }

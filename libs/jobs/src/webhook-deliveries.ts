@@ -240,7 +240,11 @@ export function terminalConversionEvent(r: Pick<ConversionRecord, 'status'>): We
 
 /** `data` of a conversion event: the GET body with result objects as `{ bucket, key }` (presigned at send time). */
 export async function conversionEventData(record: ConversionRecord): Promise<unknown> {
-  const view = await conversionView(record, async () => '');
+  return withoutResultUrls(await conversionView(record, async () => ''));
+}
+
+/** The view with `result.{still,video,motionPhoto}` reduced to `{ bucket, key }`: what an event stores. */
+export function withoutResultUrls<T extends { result?: object }>(view: T): T {
   if (!view.result) return view;
   const result: Record<string, unknown> = { ...view.result };
   for (const role of ['still', 'video', 'motionPhoto'] as const) {

@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeTempDir, removeDir } from '@vid2live/media/test-media';
+import { makeSource, makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { convertToLivePhoto } from './convert';
 import { LivePhotoError, outputWriteError } from '@vid2live/errors';
 import { probeSource } from './stages/probe';
 import { mountTmpfs, unmountTmpfs } from './testing/mounts';
-import { makeSource } from './testing/sources';
 
 // ffprobe wrapped so a test can delete the source between probe's own checks and ffprobe opening it.
 let beforeFfprobe: (() => void) | undefined;

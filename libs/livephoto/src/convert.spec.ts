@@ -6,8 +6,7 @@ import { closeExifTool, readAllTags } from '@vid2live/media/exiftool';
 import { convertToLivePhoto } from './convert';
 import { LivePhotoError } from '@vid2live/errors';
 import { inspectLivePhoto } from './inspect';
-import { stillVersusMovieFramePsnr as stillVsMovieFramePsnr } from '@vid2live/media/test-media';
-import { makeBadInput, makeSource, type BadInputKind, type SourceKind } from './testing/sources';
+import { type BadInputKind, makeBadInput, makeSource, type SourceKind, stillVersusMovieFramePsnr as stillVsMovieFramePsnr } from '@vid2live/media/test-media';
 import type { LivePhotoResult } from './types';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vid2live-convert-'));

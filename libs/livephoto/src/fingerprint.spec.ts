@@ -15,7 +15,7 @@ import {
 import { inspectLivePhoto } from './inspect';
 import { readLivePhotoMov } from './quicktime';
 import { IPHONE_MOV } from './testing/fixtures';
-import { makeSource } from './testing/sources';
+import { makeSource } from '@vid2live/media/test-media';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vid2live-fingerprint-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -15,8 +15,9 @@ import { isLivePhotoError } from '@vid2live/errors';
 import { buildAppleMakerNote, buildExifTiff, listJpegSegments, writeJpegExif } from './exif';
 import { inspectLivePhoto, inspectMotionPhoto, InspectReport } from './inspect';
 import { writeMotionPhoto } from './motion-photo';
-import { checkContainerIntegrity, parseBoxes, type Box } from './quicktime/boxes';
-import { makeFaststartMp4 } from './quicktime/test-videos';
+import { parseBoxes, type Box } from './quicktime/boxes';
+import { checkContainerIntegrity } from './quicktime/integrity';
+import { makeFaststartMp4 } from '@vid2live/media/test-media';
 import { IPHONE_HEIC, IPHONE_MOV } from './testing/fixtures';
 
 /** Fixed so CI is deterministic; FUZZ_SEED / FUZZ_SCALE explore further locally. */

@@ -7,7 +7,7 @@ import { convertToLivePhoto } from './convert';
 import { inspectLivePhoto, inspectMotionPhoto } from './inspect';
 import { injectLivePhotoMetadata } from './quicktime';
 import { IPHONE_CONTENT_IDENTIFIER, IPHONE_HEIC, IPHONE_MOV, IPHONE_STILL_TIME } from './testing/fixtures';
-import { makeSource } from './testing/sources';
+import { makeSource } from '@vid2live/media/test-media';
 import type { LivePhotoResult } from './types';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vid2live-inspect-'));

@@ -1,5 +1,5 @@
 import { isLivePhotoError, LivePhotoError, LivePhotoErrorCode } from '@vid2live/errors';
-import { isContentIdentifier, readJpegExif, readJpegHeader } from './exif';
+import { isContentIdentifier, jpegMarkerAt, readJpegExif, readJpegHeader } from './exif';
 import { readHeicExifFromHandle } from './heif';
 import { readMotionPhoto } from './motion-photo';
 import { readLivePhotoMov } from './quicktime';
@@ -263,21 +263,17 @@ function exifDimensions(parsed: { exif: Map<number, unknown> }): { width: number
   return w > 0 && h > 0 ? { width: w, height: h } : undefined;
 }
 
-/** Frame size from the first SOFn marker. */
+/** Frame size from the first SOFn marker (walked with the one JPEG marker walk, `jpegMarkerAt`). */
 function jpegSize(buf: Buffer): { width: number; height: number } | undefined {
   let i = 2;
   while (i + 9 < buf.length) {
-    if (buf[i] !== 0xff) return undefined;
-    const marker = buf[i + 1];
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      i += 2;
-      continue;
-    }
-    const len = buf.readUInt16BE(i + 2);
+    const step = jpegMarkerAt(buf, i);
+    if (step.kind !== 'marker' || step.problem !== null || !step.segment) return undefined;
+    const { marker, offset, segment } = step;
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) return { height: buf.readUInt16BE(i + 5), width: buf.readUInt16BE(i + 7) };
-    if (marker === 0xda) return undefined;
-    i += 2 + len;
+    if (isSof) return offset + 9 <= buf.length ? { height: buf.readUInt16BE(offset + 5), width: buf.readUInt16BE(offset + 7) } : undefined;
+    if (marker === 0xda || marker === 0xd9) return undefined;
+    i = offset + segment.length;
   }
   return undefined;
 }

@@ -10,7 +10,9 @@ import { LivePhotoError } from '@vid2live/errors';
 import { buildAppleMakerNote, buildExifTiff, readJpegHeader, writeJpegExif } from './exif';
 import { parseHeif, readHeicExif, readHeicExifFromFile, serializeHeif } from './heif';
 import { inspectLivePhoto, inspectMotionPhoto } from './inspect';
-import { checkContainerIntegrity, MAX_BOX_DEPTH, parseBoxes, readTopLevelBoxes } from './quicktime/boxes';
+import { MAX_BOX_DEPTH, parseBoxes } from './quicktime/boxes';
+import { checkContainerIntegrity } from './quicktime/integrity';
+import { readTopLevelBoxes } from './quicktime/top-level';
 import { IPHONE_HEIC, IPHONE_MOV } from './testing/fixtures';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vid2live-limits-'));

@@ -1,12 +1,11 @@
 import * as path from 'node:path';
-import { ffprobeJson, makeTempDir, removeDir } from '@vid2live/media/test-media';
+import { ffprobeJson, makeSource, makeTempDir, removeDir } from '@vid2live/media/test-media';
 import { convertToLivePhoto } from './convert';
 import { analyseMoment, extractPreviewFrame, makeH264PreviewMovie, makePlaybackProxy, makeThumbnailStrip } from './preview';
 import { planClip } from './stages/plan';
 import { probeSource } from './stages/probe';
 import { decodeRgb, meanLuma, rgbPsnr } from './testing/picture';
 import { realMedia } from './testing/real-media';
-import { makeSource } from './testing/sources';
 
 /** The studio's previews: what the page draws and shows must be what the engine decides and writes. */
 describe('studio previews', () => {

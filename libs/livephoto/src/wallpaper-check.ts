@@ -1,17 +1,16 @@
-import { readTopLevelBoxes } from './quicktime/boxes';
+import { readTopLevelBoxes } from './quicktime/top-level';
 import {
   firstSampleEntry,
   readEditList,
   readMebxKeys,
-  readMediaTimescale,
   readMovieHeader,
-  readSampleSizes,
   readTrackHeader,
   trackHandler,
   trackReferences,
   tracksOf,
   visualSampleEntrySize,
 } from './quicktime/movie';
+import { readMediaTimescale, readSampleSizes } from './quicktime/sample-tables';
 import { APPLE_KEYS } from './quicktime/quicktime-meta';
 import { openRegularFile, readAt } from './quicktime/regular-file';
 /** What the check needs of the pair's own report (inspect.ts builds it; a structural type keeps the two modules acyclic). */

@@ -5,24 +5,22 @@ import { closeExifTool } from '@vid2live/media/exiftool';
 import { convertToLivePhoto, wallpaperCrop } from './convert';
 import { LivePhotoError } from '@vid2live/errors';
 import { inspectLivePhoto } from './inspect';
-import { Box, child, find, readTopLevelBoxes } from './quicktime/boxes';
+import { Box, child, find } from './quicktime/boxes';
+import { readTopLevelBoxes } from './quicktime/top-level';
 import { LIVE_PHOTO_INFO_SAMPLE } from './quicktime/live-photo-info-track';
 import {
-  chunkOffsetBox,
   firstSampleEntry,
-  readChunkOffsets,
   readEditList,
   readMebxKeys,
-  readMediaTimescale,
   readMovieHeader,
-  readSampleSizes,
   readTrackHeader,
   trackHandler,
   trackReferences,
   tracksOf,
   visualSampleEntrySize,
 } from './quicktime/movie';
-import { makeSource } from './testing/sources';
+import { chunkOffsetBox, readChunkOffsets, readMediaTimescale, readSampleSizes } from './quicktime/sample-tables';
+import { makeSource } from '@vid2live/media/test-media';
 import type { LivePhotoResult } from './types';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vid2live-wallpaper-'));

@@ -38,6 +38,41 @@ function assertSoi(jpeg: Buffer): void {
 }
 
 /**
+ * One step of the JPEG marker walk, the core every segment walker uses (`listJpegSegments`, `findJpegEnd`,
+ * `readJpegHeader`, the Motion Photo XMP reader, `inspect`'s frame size): what stands at `pos` of `jpeg[0, end)`.
+ * - `not-a-marker`: no 0xFF at `pos`;
+ * - `cut-off`: the bytes end inside the fill bytes, before the marker byte;
+ * - `marker`: a marker at `offset` (after any 0xFF fill bytes). SOI, EOI, TEM and RSTn have no length and give a
+ *   2-byte `segment`; any other marker's length field is read: `problem` is `no-length` when it is cut off,
+ *   `bad-length` when it is below 2, `overruns` when the segment runs past `end`, else null.
+ * `need` (not-a-marker excepted) is how many bytes from 0 would let the step go further, for readers that grow
+ * their buffer (`readJpegHeader`).
+ */
+export type JpegStep =
+  | { kind: 'not-a-marker'; at: number }
+  | { kind: 'cut-off'; need: number }
+  | { kind: 'marker'; marker: number; offset: number; segment: JpegSegment | null; problem: 'no-length' | 'bad-length' | 'overruns' | null; need: number };
+
+export function jpegMarkerAt(jpeg: Buffer, pos: number, end = jpeg.length): JpegStep {
+  if (pos >= end || jpeg[pos] !== 0xff) return pos >= end ? { kind: 'cut-off', need: pos + 1 } : { kind: 'not-a-marker', at: pos };
+  let m = pos + 1;
+  while (m < end && jpeg[m] === 0xff) m++; // fill bytes
+  if (m >= end) return { kind: 'cut-off', need: m + 1 };
+  const marker = jpeg[m];
+  const offset = m - 1;
+  if (STANDALONE(marker) || marker === JpegMarker.SOI || marker === JpegMarker.EOI) {
+    return { kind: 'marker', marker, offset, problem: null, need: offset + 2, segment: { marker, offset, length: 2, payloadOffset: offset + 2, payloadLength: 0 } };
+  }
+  if (offset + 4 > end) return { kind: 'marker', marker, offset, segment: null, problem: 'no-length', need: offset + 4 };
+  const fieldLength = jpeg.readUInt16BE(offset + 2);
+  const segment = { marker, offset, length: 2 + fieldLength, payloadOffset: offset + 4, payloadLength: Math.max(0, fieldLength - 2) };
+  const problem = fieldLength < 2 ? 'bad-length' : offset + 2 + fieldLength > end ? 'overruns' : null;
+  return { kind: 'marker', marker, offset, segment, problem, need: offset + 2 + fieldLength };
+}
+
+const hex = (marker: number) => marker.toString(16).toUpperCase();
+
+/**
  * The marker segments between SOI and the first SOS (the header, where APPn live). The SOS segment itself is
  * included last; what follows it is entropy-coded data, not segments.
  */
@@ -47,27 +82,19 @@ export function listJpegSegments(jpeg: Buffer): JpegSegment[] {
   let pos = 2;
   for (;;) {
     if (pos >= jpeg.length) throw new LivePhotoError('INVALID_CONTAINER', 'JPEG ends before its first SOS segment');
-    if (jpeg[pos] !== 0xff) throw new LivePhotoError('INVALID_CONTAINER', `JPEG marker expected at byte ${pos}`);
-    let m = pos + 1;
-    while (m < jpeg.length && jpeg[m] === 0xff) m++; // fill bytes
-    if (m >= jpeg.length) throw new LivePhotoError('INVALID_CONTAINER', 'JPEG truncated inside a marker');
-    const marker = jpeg[m];
-    const start = m - 1;
-    if (STANDALONE(marker)) {
-      segments.push({ marker, offset: start, length: 2, payloadOffset: start + 2, payloadLength: 0 });
-      pos = start + 2;
-      continue;
-    }
+    const step = jpegMarkerAt(jpeg, pos);
+    if (step.kind === 'not-a-marker') throw new LivePhotoError('INVALID_CONTAINER', `JPEG marker expected at byte ${pos}`);
+    if (step.kind === 'cut-off') throw new LivePhotoError('INVALID_CONTAINER', 'JPEG truncated inside a marker');
+    const { marker, offset } = step;
     if (marker === JpegMarker.EOI || marker === JpegMarker.SOI) {
-      throw new LivePhotoError('INVALID_CONTAINER', `unexpected JPEG marker FF${marker.toString(16).toUpperCase()} before SOS`);
+      throw new LivePhotoError('INVALID_CONTAINER', `unexpected JPEG marker FF${hex(marker)} before SOS`);
     }
-    if (start + 4 > jpeg.length) throw new LivePhotoError('INVALID_CONTAINER', 'JPEG truncated inside a segment header');
-    const fieldLength = jpeg.readUInt16BE(start + 2);
-    if (fieldLength < 2 || start + 2 + fieldLength > jpeg.length) {
-      throw new LivePhotoError('INVALID_CONTAINER', `JPEG segment FF${marker.toString(16).toUpperCase()} at ${start} overruns the file`);
+    if (step.problem === 'no-length') throw new LivePhotoError('INVALID_CONTAINER', 'JPEG truncated inside a segment header');
+    if (step.problem !== null || !step.segment) {
+      throw new LivePhotoError('INVALID_CONTAINER', `JPEG segment FF${hex(marker)} at ${offset} overruns the file`);
     }
-    segments.push({ marker, offset: start, length: 2 + fieldLength, payloadOffset: start + 4, payloadLength: fieldLength - 2 });
-    pos = start + 2 + fieldLength;
+    segments.push(step.segment);
+    pos = offset + step.segment.length;
     if (marker === JpegMarker.SOS) return segments;
   }
 }
@@ -168,19 +195,13 @@ export function findJpegEnd(jpeg: Buffer): number {
   assertSoi(jpeg);
   let pos = 2;
   while (pos < jpeg.length) {
-    if (jpeg[pos] !== 0xff) throw new LivePhotoError('INVALID_CONTAINER', `JPEG marker expected at byte ${pos}`);
-    let m = pos + 1;
-    while (m < jpeg.length && jpeg[m] === 0xff) m++;
-    if (m >= jpeg.length) break;
-    const marker = jpeg[m];
-    if (marker === JpegMarker.EOI) return m + 1;
-    if (STANDALONE(marker)) {
-      pos = m + 1;
-      continue;
-    }
-    if (m + 3 > jpeg.length) break;
-    pos = m + 1 + jpeg.readUInt16BE(m + 1);
-    if (marker === JpegMarker.SOS) {
+    const step = jpegMarkerAt(jpeg, pos);
+    if (step.kind === 'not-a-marker') throw new LivePhotoError('INVALID_CONTAINER', `JPEG marker expected at byte ${pos}`);
+    if (step.kind === 'cut-off' || step.problem === 'no-length' || !step.segment) break;
+    if (step.problem === 'bad-length') throw new LivePhotoError('INVALID_CONTAINER', `JPEG segment FF${hex(step.marker)} at ${step.offset} has length ${step.segment.length - 2}`);
+    if (step.marker === JpegMarker.EOI) return step.offset + 2;
+    pos = step.offset + step.segment.length;
+    if (step.marker === JpegMarker.SOS) {
       // Entropy-coded data runs until a marker that is neither a stuffed 0xFF00 nor a restart marker.
       while (pos + 1 < jpeg.length) {
         if (jpeg[pos] === 0xff) {
@@ -236,28 +257,20 @@ export async function readJpegHeader(
   for (;;) {
     if (pos + 4 > have) await ensure(pos + 4);
     if (pos >= have || buf[pos] !== 0xff) return buf.subarray(0, Math.min(have, pos + 1));
-    let m = pos + 1;
-    for (;;) {
-      if (m + 1 > have) await ensure(m + 1);
-      if (m >= have || buf[m] !== 0xff) break;
-      m++; // fill bytes
+    let step = jpegMarkerAt(buf, pos, have);
+    // Grow the buffer until the step has what it needs or the file (or the header budget) ends.
+    while (step.kind !== 'not-a-marker' && (step.kind === 'cut-off' || step.problem === 'no-length' || step.problem === 'overruns') && step.need > have) {
+      const before = have;
+      await ensure(step.need);
+      if (have === before) break;
+      step = jpegMarkerAt(buf, pos, have);
     }
-    if (m >= have) return buf.subarray(0, have);
-    const marker = buf[m];
-    const start = m - 1;
-    if (STANDALONE(marker)) {
-      pos = start + 2;
-      continue;
-    }
-    if (marker === JpegMarker.EOI || marker === JpegMarker.SOI) return buf.subarray(0, m + 1);
-    if (start + 4 > have) await ensure(start + 4);
-    if (start + 4 > have) return buf.subarray(0, have);
-    const fieldLength = buf.readUInt16BE(start + 2);
-    if (fieldLength < 2) return buf.subarray(0, start + 4);
-    const segmentEnd = start + 2 + fieldLength;
-    if (segmentEnd > have) await ensure(segmentEnd);
-    if (segmentEnd > have) return buf.subarray(0, have);
-    if (marker === JpegMarker.SOS) return buf.subarray(0, segmentEnd);
-    pos = segmentEnd;
+    if (step.kind !== 'marker') return buf.subarray(0, have);
+    const { marker, offset, segment } = step;
+    if (marker === JpegMarker.EOI || marker === JpegMarker.SOI) return buf.subarray(0, offset + 2);
+    if (step.problem === 'bad-length') return buf.subarray(0, offset + 4);
+    if (step.problem !== null || !segment) return buf.subarray(0, have);
+    if (marker === JpegMarker.SOS) return buf.subarray(0, offset + segment.length);
+    pos = offset + segment.length;
   }
 }

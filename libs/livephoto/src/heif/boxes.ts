@@ -1,7 +1,7 @@
 import { LivePhotoError } from '@vid2live/errors';
-import { decodeBoxHeader } from '../quicktime/boxes';
+import { boxHeaderProblem, decodeBoxHeader, decodeVersionFlags, encodeBoxHeader, encodeVersionFlags } from '../bmff/header';
 
-/** ISO BMFF box primitives for HEIF: headers (incl. 64-bit largesize and size-0 "to end"), and builders. */
+/** HEIF's view of ISO BMFF boxes (headers by offset, builders, a bounded reader) over the shared core in `bmff/header`. */
 
 export interface BoxHeader {
   type: string;
@@ -25,15 +25,16 @@ export const MAX_HEIF_BOXES_PER_LEVEL = 100_000;
 /**
  * Child boxes laid end to end in `buf[start, end)`: one level, never recursive (callers descend explicitly into
  * the few containers HEIF has: meta → iinf/iprp/iref/grpl → ipco). Headers are decoded by the same function as
- * the QuickTime reader's (`decodeBoxHeader`); more than `maxBoxes` boxes is INVALID_CONTAINER.
+ * the QuickTime reader's (`bmff/header`); more than `maxBoxes` boxes is INVALID_CONTAINER.
  */
 export function readBoxes(buf: Buffer, start: number, end: number, maxBoxes = MAX_HEIF_BOXES_PER_LEVEL): BoxHeader[] {
   const boxes: BoxHeader[] = [];
   let pos = start;
   while (pos < end) {
     const h = decodeBoxHeader(buf, pos, end - pos, end - pos);
+    const problem = boxHeaderProblem(h, end - pos);
     if (!h) throw invalidHeif(`truncated box header at ${pos}`);
-    if (h.size < h.headerSize || pos + h.size > end) throw invalidHeif(`box '${h.type}' at ${pos} (size ${h.size}) overruns its parent`);
+    if (problem) throw invalidHeif(`box '${h.type}' at ${pos} (size ${h.size}) overruns its parent`);
     if (boxes.length >= maxBoxes) throw invalidHeif(`more than ${maxBoxes} boxes at one level (at ${pos})`);
     boxes.push({ type: h.type, start: pos, headerSize: h.headerSize, size: h.size, end: pos + h.size, toEnd: h.extendsToEnd });
     pos += h.size;
@@ -44,30 +45,17 @@ export function readBoxes(buf: Buffer, start: number, end: number, maxBoxes = MA
 /** A box of `type` around `parts`; switches to a 64-bit largesize header only when needed. */
 export function box(type: string, ...parts: Buffer[]): Buffer {
   const bodyLength = parts.reduce((n, p) => n + p.length, 0);
-  if (8 + bodyLength <= 0xffffffff) {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(8 + bodyLength, 0);
-    head.write(type, 4, 'latin1');
-    return Buffer.concat([head, ...parts]);
-  }
-  const head = Buffer.alloc(16);
-  head.writeUInt32BE(1, 0);
-  head.write(type, 4, 'latin1');
-  head.writeBigUInt64BE(BigInt(16 + bodyLength), 8);
-  return Buffer.concat([head, ...parts]);
+  return Buffer.concat([encodeBoxHeader(type, bodyLength), ...parts]);
 }
 
 export function fullBox(type: string, version: number, flags: number, ...parts: Buffer[]): Buffer {
-  const vf = Buffer.alloc(4);
-  vf.writeUInt32BE(((version & 0xff) << 24) | (flags & 0xffffff), 0);
-  return box(type, vf, ...parts);
+  return box(type, encodeVersionFlags(version, flags), ...parts);
 }
 
 /** version and flags of the FullBox whose header is `h` */
 export function fullBoxHead(buf: Buffer, h: BoxHeader): { version: number; flags: number; bodyStart: number } {
   if (h.headerSize + 4 > h.size) throw invalidHeif(`'${h.type}' is too short for a full box`);
-  const word = buf.readUInt32BE(h.start + h.headerSize);
-  return { version: word >>> 24, flags: word & 0xffffff, bodyStart: h.start + h.headerSize + 4 };
+  return { ...decodeVersionFlags(buf, h.start + h.headerSize), bodyStart: h.start + h.headerSize + 4 };
 }
 
 /** Sequential big-endian reader bounded to one box body. */

@@ -10,7 +10,10 @@ import { buildExifTiff, ExifTag } from '../exif/tiff';
 import { IPHONE_CONTENT_IDENTIFIER, IPHONE_HEIC } from '../testing/fixtures';
 import { fullBox, readBoxes } from './boxes';
 import { addExifToHeic, readHeicExif } from './heic-exif';
-import { encodeMeta, parseHeif, propertiesOf, readItemData, serializeHeif } from './heif-file';
+import { encodeMeta } from './encode';
+import { propertiesOf, readItemData } from './items';
+import { serializeHeif } from './layout';
+import { parseHeif } from './parse';
 import { writeHeicStill } from './write-heic-still';
 
 const ID = '9D3B2F10-7A6C-4E5D-8B4A-1C2D3E4F5A6B';

@@ -1,8 +1,11 @@
 import { promises as fsp } from 'node:fs';
-import { decodeBoxHeader } from '../quicktime/boxes';
+import { boxHeaderProblem } from '../bmff/header';
+import { topLevelHeaders } from '../bmff/top-level';
 import { readAt } from '../quicktime/regular-file';
 import { BoxHeader, invalidHeif } from './boxes';
-import { checkReferencedBytes, FileType, HeifLimits, HeifMeta, itemRanges, MAX_ITEM_BYTES, parseFileType, parseMeta } from './heif-file';
+import { itemRanges } from './items';
+import { FileType, HeifLimits, HeifMeta, MAX_ITEM_BYTES } from './model';
+import { checkReferencedBytes, parseFileType, parseMeta } from './parse';
 
 /**
  * Reading a HEIF by offset: the top-level headers through a small window, then `ftyp` and `meta` (bounded), and
@@ -15,7 +18,6 @@ export const MAX_HEIF_META_BYTES = 16 * 1024 * 1024;
 /** HEIC files have 3–5 top-level boxes; more than this is not a still. */
 export const MAX_HEIF_TOP_LEVEL_BOXES = 10_000;
 const MAX_FTYP_BYTES = 64 * 1024;
-const HEADER_WINDOW_BYTES = 64 * 1024;
 
 export interface HeifHead {
   fileSize: number;
@@ -26,21 +28,12 @@ export interface HeifHead {
 
 export async function readHeifHead(handle: fsp.FileHandle, fileSize: number, limits: HeifLimits = {}): Promise<HeifHead> {
   const topLevel: BoxHeader[] = [];
-  let window: Buffer = Buffer.alloc(0);
-  let windowStart = 0;
-  for (let pos = 0; pos < fileSize; ) {
-    const want = Math.min(16, fileSize - pos);
-    if (pos + want > windowStart + window.length) {
-      window = await readAt(handle, Math.min(HEADER_WINDOW_BYTES, fileSize - pos), pos);
-      windowStart = pos;
-    }
-    const h = decodeBoxHeader(window, pos - windowStart, Math.min(want, window.length - (pos - windowStart)), fileSize - pos);
+  for await (const { at: pos, header: h } of topLevelHeaders(handle, fileSize)) {
     if (!h) throw invalidHeif(`truncated box header at ${pos}`);
-    if (h.size < h.headerSize || pos + h.size > fileSize) throw invalidHeif(`box '${h.type}' at ${pos} (size ${h.size}) overruns its parent`);
+    if (boxHeaderProblem(h, fileSize - pos)) throw invalidHeif(`box '${h.type}' at ${pos} (size ${h.size}) overruns its parent`);
     if (topLevel.length === 0 && h.type !== 'ftyp') throw invalidHeif('the file does not start with an ftyp box');
     if (topLevel.length >= MAX_HEIF_TOP_LEVEL_BOXES) throw invalidHeif(`more than ${MAX_HEIF_TOP_LEVEL_BOXES} top-level boxes`);
     topLevel.push({ type: h.type, start: pos, headerSize: h.headerSize, size: h.size, end: pos + h.size, toEnd: h.extendsToEnd });
-    pos += h.size;
   }
   if (topLevel[0]?.type !== 'ftyp') throw invalidHeif('the file does not start with an ftyp box');
   const metas = topLevel.filter((b) => b.type === 'meta');

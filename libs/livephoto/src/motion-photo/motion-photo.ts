@@ -9,6 +9,7 @@ import {
   findJpegEnd,
   isExtendedXmpApp1,
   isXmpApp1,
+  jpegMarkerAt,
   JpegMarker,
   readJpegHeader,
   rebuildJpegHeader,
@@ -183,27 +184,20 @@ async function readXmpPackets(handle: Handle, fileSize: number): Promise<string[
   const packets: string[] = [];
   let pos = 2;
   while (pos + 4 <= header.length) {
-    if (header[pos] !== 0xff) throw new LivePhotoError('INVALID_CONTAINER', `JPEG marker expected at byte ${pos}`);
-    const marker = header[pos + 1];
-    if (marker === 0xff) {
-      pos += 1; // fill byte
-      continue;
-    }
+    const step = jpegMarkerAt(header, pos);
+    if (step.kind === 'not-a-marker') throw new LivePhotoError('INVALID_CONTAINER', `JPEG marker expected at byte ${pos}`);
+    if (step.kind === 'cut-off') break;
+    const { marker, offset, segment } = step;
     if (marker === JpegMarker.SOS || marker === JpegMarker.EOI) break;
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      pos += 2;
-      continue;
+    if (step.problem === 'no-length' || !segment) break;
+    if (step.problem === 'bad-length' || offset + segment.length > fileSize) {
+      throw new LivePhotoError('INVALID_CONTAINER', `JPEG segment at ${offset} overruns the file`);
     }
-    const fieldLength = header.readUInt16BE(pos + 2);
-    if (fieldLength < 2 || pos + 2 + fieldLength > fileSize) throw new LivePhotoError('INVALID_CONTAINER', `JPEG segment at ${pos} overruns the file`);
-    if (pos + 2 + fieldLength > header.length) break;
-    if (marker === JpegMarker.APP1 && fieldLength - 2 > XMP_APP1_IDENTIFIER.length) {
-      const payload = header.subarray(pos + 4, pos + 2 + fieldLength);
-      if (payload.subarray(0, XMP_APP1_IDENTIFIER.length).equals(XMP_APP1_IDENTIFIER)) {
-        packets.push(payload.subarray(XMP_APP1_IDENTIFIER.length).toString('utf8'));
-      }
+    if (step.problem === 'overruns') break;
+    if (isXmpApp1(header, segment) && segment.payloadLength > XMP_APP1_IDENTIFIER.length) {
+      packets.push(header.toString('utf8', segment.payloadOffset + XMP_APP1_IDENTIFIER.length, segment.payloadOffset + segment.payloadLength));
     }
-    pos += 2 + fieldLength;
+    pos = offset + segment.length;
   }
   return packets;
 }

@@ -1,7 +1,11 @@
 /** QuickTime box reader/writer and the Apple Live Photo metadata of the video half (spec §3). */
-export type { Box, ContainerSummary, TopLevelLayout } from './boxes';
-export { checkContainerIntegrity, child, childrenOf, find, isQuickTimeStyleMeta, parseBoxes, readTopLevelBoxes } from './boxes';
-export { boxHeader, containerBox, encodedSize, fullBox, leafBox, serializeBox, serializeBoxes } from './writer';
+export type { Box } from './boxes';
+export { child, childrenOf, find, isQuickTimeStyleMeta, parseBoxes } from './boxes';
+export type { TopLevelLayout } from './top-level';
+export { readTopLevelBoxes } from './top-level';
+export type { ContainerSummary } from './integrity';
+export { checkContainerIntegrity } from './integrity';
+export { boxHeader, containerBox, encodedSize, fullBox, leafBox, serializeBox } from './writer';
 export type { DecodedMetaEntry, DecodedMetaValue, MetaItem, MetaValue } from './quicktime-meta';
 export { APPLE_KEYS, QT_DATA_TYPE, VID2LIVE_KEYS, buildQuickTimeMeta, readMetaEntries } from './quicktime-meta';
 export type { StillImageTimeTrackParams } from './still-image-time-track';

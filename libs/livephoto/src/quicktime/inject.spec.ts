@@ -4,9 +4,12 @@ import * as path from 'node:path';
 import { closeExifTool, readAllTags } from '@vid2live/media/exiftool';
 import { LivePhotoError } from '@vid2live/errors';
 import { IPHONE_MOV } from '../testing/fixtures';
-import { Box, child, find, readTopLevelBoxes } from './boxes';
-import { appleCreationDate, injectLivePhotoMetadata, stillTimeUnits } from './inject';
-import { QUICKTIME_EPOCH_OFFSET_SECONDS, readHeaderTimes, readPresentationTimes, readMovieHeader, tracksOf, withHeaderTimes } from './movie';
+import { Box, child, find } from './boxes';
+import { readTopLevelBoxes } from './top-level';
+import { appleCreationDate, injectLivePhotoMetadata } from './inject';
+import { stillTimeUnits } from './still-image-time-track';
+import { QUICKTIME_EPOCH_OFFSET_SECONDS, readMovieHeader, tracksOf, withHeaderTimes } from './movie';
+import { readPresentationTimes } from './sample-tables';
 import { readLivePhotoMov } from './read-live-photo-mov';
 import {
   decodeErrors,
@@ -18,8 +21,16 @@ import {
   makeTempDir,
   makeUdtaMetaMov,
   videoFrameStarts,
-} from './test-videos';
+} from '@vid2live/media/test-media';
 import { fullBox, u32s } from './writer';
+
+/** Creation and modification time of a `mvhd`/`tkhd`/`mdhd` (QuickTime seconds; 0 = unset): the oracle for `withHeaderTimes`. */
+function readHeaderTimes(box: Box): { creationTime: number; modificationTime: number } {
+  const d = box.data;
+  if (!d || !['mvhd', 'tkhd', 'mdhd'].includes(box.type)) throw new Error(`'${box.type}' has no creation time`);
+  if (d[0] === 1) return { creationTime: Number(d.readBigUInt64BE(4)), modificationTime: Number(d.readBigUInt64BE(12)) };
+  return { creationTime: d.readUInt32BE(4), modificationTime: d.readUInt32BE(8) };
+}
 
 const ID_A = '8F2A3C4D-1B2C-4D5E-8F90-A1B2C3D4E5F6';
 const ID_B = 'CEEE58DF-95FE-4D41-8B9A-F0AF1103A2DC';

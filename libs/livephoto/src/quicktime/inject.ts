@@ -1,30 +1,30 @@
 import { promises as fsp } from 'node:fs';
-import { LivePhotoError, isLivePhotoError, throwIfAborted } from '@vid2live/errors';
-import { Box, child, readTopLevelBoxes } from './boxes';
+import { LivePhotoError, isLivePhotoError } from '@vid2live/errors';
+import { Box, child } from './boxes';
+import { readTopLevelBoxes } from './top-level';
 import {
-  buildChunkOffsetBox,
-  chunkOffsetBox,
   isStillImageTimeTrack,
-  PresentationTimes,
-  readChunkOffsets,
   readMovieHeader,
-  readPresentationTimes,
-  readSampleSizes,
   readTrackHeader,
   toQuickTimeSeconds,
   trackHandler,
   tracksOf,
   withHeaderTimes,
   withMovieHeader,
-  withTrackFlags,
 } from './movie';
+import {
+  chunkOffsetBox,
+  readChunkOffsets,
+  readPresentationTimes,
+  readSampleSizes,
+} from './sample-tables';
 import { APPLE_KEYS, MetaItem, QT_DATA_TYPE, VID2LIVE_KEYS, buildQuickTimeMeta, metaHandlerType, withoutMetaKeys } from './quicktime-meta';
 import {
-  APPLE_TRACK_FLAGS,
   buildStillImageTimeSample,
   buildStillImageTimeSampleWithTransform,
   buildStillImageTimeTrack,
   markerDuration,
+  stillTimeUnits,
 } from './still-image-time-track';
 import {
   buildLivePhotoInfoSamples,
@@ -34,6 +34,7 @@ import {
   livePhotoInfoSpanUnits,
   withTrackAperture,
 } from './live-photo-info-track';
+import { copyRange, CopiedSpan, datedHeader, mapTree, relocatedTrack, writeAll } from './relocate';
 import { boxHeader, containerBox, leafBox, serializeBox, u32s } from './writer';
 
 export interface LivePhotoMovMetadata {
@@ -114,25 +115,6 @@ function metadataItems(meta: LivePhotoMovMetadata): MetaItem[] {
   return items;
 }
 
-/** A span of source bytes copied to the output; chunk offsets inside it move by `newStart - oldStart`. */
-interface CopiedSpan {
-  box: Box;
-  /** a replacement header (size-0 boxes get an explicit size so appended boxes stay outside them) */
-  newHeader?: Buffer;
-  oldPayloadStart: number;
-  newPayloadStart: number;
-  payloadLength: number;
-}
-
-function relocate(offset: number, spans: CopiedSpan[]): number {
-  for (const s of spans) {
-    if (offset >= s.oldPayloadStart && offset < s.oldPayloadStart + s.payloadLength) {
-      return offset - s.oldPayloadStart + s.newPayloadStart;
-    }
-  }
-  throw new LivePhotoError('INVALID_CONTAINER', `chunk offset ${offset} points outside the media data`);
-}
-
 /** `moov/udta` without the `mdta` keys we now write into `moov/meta` (one source of truth); null if emptied. */
 function cleanedUserData(udta: Box, writtenKeys: Set<string>): Box | null {
   const children: Box[] = [];
@@ -149,26 +131,6 @@ function cleanedUserData(udta: Box, writtenKeys: Set<string>): Box | null {
   if (!changed) return udta;
   if (children.length === 0) return null;
   return { ...udta, children };
-}
-
-async function copyRange(src: fsp.FileHandle, dst: fsp.FileHandle, from: number, length: number, to: number, buf: Buffer, signal?: AbortSignal): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    throwIfAborted(signal);
-    const want = Math.min(buf.length, length - done);
-    const { bytesRead } = await src.read(buf, 0, want, from + done);
-    if (bytesRead === 0) throw new LivePhotoError('INPUT_TRUNCATED', `source ended at ${from + done} while copying media data`);
-    await writeAll(dst, buf.subarray(0, bytesRead), to + done);
-    done += bytesRead;
-  }
-}
-
-async function writeAll(dst: fsp.FileHandle, bytes: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await dst.write(bytes, done, bytes.length - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 /**
@@ -319,62 +281,4 @@ export async function injectLivePhotoMetadata(
   }
 
   return { stillTimeUnits: S, timescale: T, trackId, videoTrackId, ...(infoTrackId !== undefined ? { livePhotoInfoTrackId: infoTrackId } : {}) };
-}
-
-/**
- * A kept track with Apple's tkhd flags, its chunk offsets re-pointed at the output layout and, when given, its
- * tkhd/mdhd dated `headerTime`.
- */
-function relocatedTrack(trak: Box, spans: CopiedSpan[], headerTime: number | undefined): Box {
-  const co = chunkOffsetBox(trak);
-  const newOffsets = co ? readChunkOffsets(co).map((o) => relocate(o, spans)) : [];
-  return mapTree(trak, (b) => {
-    if (b.type === 'tkhd') return datedHeader(withTrackFlags(b, APPLE_TRACK_FLAGS), headerTime);
-    if (b.type === 'mdhd') return datedHeader(b, headerTime);
-    if (b === co) return buildChunkOffsetBox(newOffsets, co.type === 'co64' ? 'co64' : 'stco');
-    return b;
-  });
-}
-
-/** `tkhd`/`mdhd` with creation/modification time `headerTime`; other boxes (and no time) unchanged. */
-function datedHeader(b: Box, headerTime: number | undefined): Box {
-  return headerTime !== undefined && (b.type === 'tkhd' || b.type === 'mdhd') ? withHeaderTimes(b, headerTime) : b;
-}
-
-/** Still times this close to a frame's start (float error of n/30 and the like) mean that frame. */
-const FRAME_START_TOLERANCE_SECONDS = 1e-6;
-
-/**
- * S: the still time in movie timescale units, never before the start of the video frame shown at `stillTime`.
- * Plain rounding lands one tick early whenever the frame starts between ticks — frame n of a 30 fps clip starts
- * at n/30 s, 33.33… ms in ffmpeg's default timescale 1000, so round() picks tick 33 in frame 0 for frame 1, one
- * key frame in three — and a reader then shows the previous frame. So: find the frame that contains the still
- * time (from the video's own sample table and edit list) and keep round(stillTime × T) only if it falls inside
- * that frame, else take the first tick at or after the frame's start. Without usable timing, or outside every
- * frame (a still at the very end), plain rounding.
- */
-export function stillTimeUnits(stillTime: number, T: number, video: PresentationTimes | null): number {
-  const rounded = Math.round(stillTime * T);
-  if (!video || video.frames.length === 0) return rounded;
-  const at = (stillTime + FRAME_START_TOLERANCE_SECONDS) * video.unitsPerSecond;
-  // Frames are sorted by start: binary search for the last one starting at or before `at`.
-  let lo = 0;
-  let hi = video.frames.length - 1;
-  if (video.frames[0].start > at) return rounded;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (video.frames[mid].start <= at) lo = mid;
-    else hi = mid - 1;
-  }
-  const frame = video.frames[lo];
-  if (at >= frame.end) return rounded;
-  const roundedUnits = rounded * video.unitsPerMovieTick;
-  if (roundedUnits >= frame.start && roundedUnits < frame.end) return rounded;
-  return Math.ceil(frame.start / video.unitsPerMovieTick);
-}
-
-/** Copy of `box` with `fn` applied to every descendant (not to `box` itself). */
-function mapTree(box: Box, fn: (b: Box) => Box): Box {
-  if (!box.children) return box;
-  return { ...box, children: box.children.map((c) => mapTree(fn(c), fn)) };
 }

@@ -1,5 +1,6 @@
 import { LivePhotoError } from '@vid2live/errors';
-import { Box, child, childrenOf, fourCC } from './boxes';
+import { fourCC } from '../bmff/header';
+import { Box, child, childrenOf } from './boxes';
 import { containerBox, fullBox, leafBox, u32s, u32Type } from './writer';
 
 /** `mdta` key names Apple uses in `moov/meta` (spec §3.2). */

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IPHONE_CONTENT_IDENTIFIER, IPHONE_MOV, IPHONE_STILL_TIME } from '../testing/fixtures';
 import { readLivePhotoMov } from './read-live-photo-mov';
-import { makeMoovLastMov, makeTempDir, makeUdtaMetaMov } from './test-videos';
+import { makeMoovLastMov, makeTempDir, makeUdtaMetaMov } from '@vid2live/media/test-media';
 
 describe('readLivePhotoMov', () => {
   const dir = makeTempDir('reader');

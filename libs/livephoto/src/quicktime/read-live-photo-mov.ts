@@ -1,12 +1,11 @@
 import { promises as fsp } from 'node:fs';
 import { LivePhotoError } from '@vid2live/errors';
-import { Box, child, fourCC, readTopLevelBoxes } from './boxes';
+import { fourCC } from '../bmff/header';
+import { Box, child } from './boxes';
+import { readTopLevelBoxes } from './top-level';
 import { openRegularFile } from './regular-file';
 import {
-  chunkOffsetBox,
   firstSampleEntry,
-  firstChunkOffset,
-  firstSampleSize,
   readEditList,
   readMebxKeys,
   readMovieHeader,
@@ -16,6 +15,7 @@ import {
   tracksOf,
   visualSampleEntrySize,
 } from './movie';
+import { chunkOffsetBox, firstChunkOffset, firstSampleSize } from './sample-tables';
 import { APPLE_KEYS, DecodedMetaValue, metaHandlerType, readMetaEntries } from './quicktime-meta';
 
 export interface LivePhotoMovTrack {

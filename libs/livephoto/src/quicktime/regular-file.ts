@@ -55,24 +55,3 @@ export async function readAt(handle: fsp.FileHandle, length: number, position: n
   }
   return done === length ? buf : buf.subarray(0, done);
 }
-
-/**
- * The whole of a small regular file, refusing (INVALID_CONTAINER, details.reason `too-large`) one larger than
- * `maxBytes` from its size alone: a huge or sparse file is never read.
- */
-export async function readSmallRegularFile(path: string, maxBytes: number, what = 'file'): Promise<Buffer> {
-  const { handle, size } = await openRegularFile(path);
-  try {
-    if (size > maxBytes) {
-      throw new LivePhotoError('INVALID_CONTAINER', `${path} is ${size} B; a ${what} may be at most ${maxBytes} B`, {
-        path,
-        size,
-        maxBytes,
-        reason: 'too-large',
-      });
-    }
-    return await readAt(handle, size, 0);
-  } finally {
-    await handle.close();
-  }
-}

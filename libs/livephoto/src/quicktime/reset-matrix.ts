@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { readTopLevelBoxes } from './boxes';
+import { readTopLevelBoxes } from './top-level';
 import { identityMatrixBytes, trackMatrixOffsets } from './movie';
 
 /**

@@ -1,6 +1,7 @@
 import { LivePhotoError } from '@vid2live/errors';
 import { MOVIE_TIMESCALE } from '../types';
 import type { Box } from './boxes';
+import type { PresentationTimes } from './sample-tables';
 import { APPLE_KEYS, QT_DATA_TYPE } from './quicktime-meta';
 import { containerBox, fullBox, leafBox, u32s, u32Type } from './writer';
 
@@ -152,4 +153,36 @@ function bigU64(n: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(BigInt(n), 0);
   return b;
+}
+
+/** Still times this close to a frame's start (float error of n/30 and the like) mean that frame. */
+const FRAME_START_TOLERANCE_SECONDS = 1e-6;
+
+/**
+ * S: the still time in movie timescale units, never before the start of the video frame shown at `stillTime`.
+ * Plain rounding lands one tick early whenever the frame starts between ticks — frame n of a 30 fps clip starts
+ * at n/30 s, 33.33… ms in ffmpeg's default timescale 1000, so round() picks tick 33 in frame 0 for frame 1, one
+ * key frame in three — and a reader then shows the previous frame. So: find the frame that contains the still
+ * time (from the video's own sample table and edit list) and keep round(stillTime × T) only if it falls inside
+ * that frame, else take the first tick at or after the frame's start. Without usable timing, or outside every
+ * frame (a still at the very end), plain rounding.
+ */
+export function stillTimeUnits(stillTime: number, T: number, video: PresentationTimes | null): number {
+  const rounded = Math.round(stillTime * T);
+  if (!video || video.frames.length === 0) return rounded;
+  const at = (stillTime + FRAME_START_TOLERANCE_SECONDS) * video.unitsPerSecond;
+  // Frames are sorted by start: binary search for the last one starting at or before `at`.
+  let lo = 0;
+  let hi = video.frames.length - 1;
+  if (video.frames[0].start > at) return rounded;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (video.frames[mid].start <= at) lo = mid;
+    else hi = mid - 1;
+  }
+  const frame = video.frames[lo];
+  if (at >= frame.end) return rounded;
+  const roundedUnits = rounded * video.unitsPerMovieTick;
+  if (roundedUnits >= frame.start && roundedUnits < frame.end) return rounded;
+  return Math.ceil(frame.start / video.unitsPerMovieTick);
 }

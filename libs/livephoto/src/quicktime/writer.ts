@@ -1,6 +1,5 @@
+import { encodeBoxHeader, encodeVersionFlags, needsLargeSize } from '../bmff/header';
 import type { Box } from './boxes';
-
-const MAX_U32 = 0xffffffff;
 
 /** Content length of a box: prefix + children + trailer for containers, `data` for leaves. */
 function contentLength(box: Box): number {
@@ -14,7 +13,7 @@ function contentLength(box: Box): number {
 
 /** Whether the box needs (or originally used) the 16-byte header with a 64-bit largesize. */
 function usesLargeSize(box: Box, content: number): boolean {
-  return box.largeSize === true || content + 8 > MAX_U32;
+  return box.largeSize === true || needsLargeSize(content);
 }
 
 /** Serialised size of a box, header included. */
@@ -55,24 +54,9 @@ export function serializeBox(box: Box): Buffer {
   return out;
 }
 
-/** Serialise a sequence of boxes back to back. */
-export function serializeBoxes(boxes: Box[]): Buffer {
-  return Buffer.concat(boxes.map(serializeBox));
-}
-
 /** Header bytes for a box of `contentLength` bytes that will be streamed separately (e.g. an `mdat`). */
 export function boxHeader(type: string, contentLength: number, forceLargeSize = false): Buffer {
-  if (forceLargeSize || contentLength + 8 > MAX_U32) {
-    const h = Buffer.alloc(16);
-    h.writeUInt32BE(1, 0);
-    h.write(type, 4, 4, 'latin1');
-    h.writeBigUInt64BE(BigInt(contentLength + 16), 8);
-    return h;
-  }
-  const h = Buffer.alloc(8);
-  h.writeUInt32BE(contentLength + 8, 0);
-  h.write(type, 4, 4, 'latin1');
-  return h;
+  return encodeBoxHeader(type, contentLength, forceLargeSize);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -85,9 +69,7 @@ export function leafBox(type: string, data: Buffer): Box {
 
 /** A FullBox leaf: u8 version, u24 flags, then `body`. */
 export function fullBox(type: string, version: number, flags: number, body: Buffer): Box {
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(((version & 0xff) << 24) | (flags & 0xffffff), 0);
-  return leafBox(type, Buffer.concat([head, body]));
+  return leafBox(type, Buffer.concat([encodeVersionFlags(version, flags), body]));
 }
 
 /** A container of `children`, optionally preceded by `prefix` bytes (e.g. version/flags + entry count). */

@@ -1,0 +1,112 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LONG_DURATION, LONG_START, mb, mean, median, ROUNDS, sec } from './context';
+import type { CpuSplit, EmbeddedResult } from './embedded';
+import { INPUT_COUNT } from './media';
+import type { PipelineResult, ProxiedResult } from './pipeline';
+import { ROOT } from './processes';
+
+/** The benchmark's printed report: the runs table, ratios against the targets, CPU split, read patterns. */
+
+export type Run = { kind: 'embedded'; round: number; r: EmbeddedResult } | { kind: 'pipeline'; round: number; r: PipelineResult };
+
+export interface ReportInput {
+  cores: number;
+  runs: Run[];
+  clips: string[];
+  inputBytes: number;
+  longSource: string;
+  longSize: number;
+  short: ProxiedResult;
+  longs: ProxiedResult[];
+}
+
+export function formatReport({ cores, runs, clips, inputBytes, longSource, longSize, short, longs }: ReportInput): string {
+  const embRuns = runs.flatMap((x) => (x.kind === 'embedded' ? [x] : []));
+  const pipeRuns = runs.flatMap((x) => (x.kind === 'pipeline' ? [x] : []));
+  const jpm = (ms: number) => INPUT_COUNT / (ms / 60_000);
+  const otherCores = (c: CpuSplit) => Math.max(0, c.machineMs - c.ownMs) / c.windowMs;
+  const L: string[] = [];
+  L.push(`pipeline benchmark — ${new Date().toISOString()}; node ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? '?'}), ${ROUNDS} round(s), order E P / P E alternating`);
+  L.push(`inputs: ${INPUT_COUNT} clips 1280x720 30 fps 6 s H.264 ~8 Mb/s + AAC, ${mb(inputBytes)} MB in all`);
+  L.push('"CPU s/job" = CPU time of the benchmark\'s own process tree (CLI, or api + workers + s3rver in this process; with their');
+  L.push('ffmpeg/exiftool children) / 20; "other load" = CPU the rest of the machine used meanwhile, in cores (0 = quiet machine).');
+  L.push('');
+  L.push('run            | wall (s) | jobs/min | mean s/job | CPU s/job | other load | ok    | outputs');
+  L.push('---------------|----------|----------|------------|-----------|------------|-------|------------------------');
+  for (const x of runs) {
+    if (x.kind === 'embedded') {
+      const r = x.r;
+      const meanFile = mean(r.summary.files.map((f) => f.seconds));
+      L.push(
+        `${`embedded #${x.round}`.padEnd(14)} | ${sec(r.ms).padStart(8)} | ${jpm(r.ms).toFixed(1).padStart(8)} | ${meanFile.toFixed(2).padStart(10)} | ${(r.cpu.ownMs / 1000 / INPUT_COUNT).toFixed(2).padStart(9)} | ${otherCores(r.cpu).toFixed(2).padStart(10)} | ${`${r.summary.converted}/${INPUT_COUNT}`.padEnd(5)} | local files`,
+      );
+    } else {
+      const r = x.r;
+      L.push(
+        `${`pipeline #${x.round}`.padEnd(14)} | ${sec(r.ms).padStart(8)} | ${jpm(r.ms).toFixed(1).padStart(8)} | ${(r.meanActiveSec ?? NaN).toFixed(2).padStart(10)} | ${(r.cpu.ownMs / 1000 / INPUT_COUNT).toFixed(2).padStart(9)} | ${otherCores(r.cpu).toFixed(2).padStart(10)} | ${`${r.batch.counts.completed}/${INPUT_COUNT}`.padEnd(5)} | ${r.jpg} .JPG + ${r.mov} .MOV in S3`,
+      );
+    }
+  }
+  const embMs = median(embRuns.map((x) => x.r.ms));
+  const pipeMs = median(pipeRuns.map((x) => x.r.ms));
+  const ratio = pipeMs / embMs;
+  const cpuRatio = mean(pipeRuns.map((x) => x.r.cpu.ownMs)) / mean(embRuns.map((x) => x.r.cpu.ownMs));
+  L.push('');
+  L.push(`embedded: median ${sec(embMs)} s = ${jpm(embMs).toFixed(1)} jobs/min; pipeline: median ${sec(pipeMs)} s = ${jpm(pipeMs).toFixed(1)} jobs/min`);
+  L.push(`overhead ratio pipeline/embedded (wall, medians): ${ratio.toFixed(3)} (target ≤ 1.10) → ${ratio <= 1.1 ? 'met' : 'MISSED'}`);
+  if (ROUNDS > 1) {
+    L.push(`  per round: ${Array.from({ length: ROUNDS }, (_, i) => (pipeRuns[i].r.ms / embRuns[i].r.ms).toFixed(3)).join(', ')}`);
+  }
+  L.push(`CPU ratio pipeline/embedded (own process trees): ${cpuRatio.toFixed(3)}`);
+  {
+    const per = (xs: CpuSplit[], f: (c: CpuSplit) => number) => (mean(xs.map(f)) / 1000 / INPUT_COUNT).toFixed(2);
+    const e = embRuns.map((x) => x.r.cpu);
+    const p = pipeRuns.map((x) => x.r.cpu);
+    const media = (c: CpuSplit) => c.ownMs - c.nodeMs - c.benchMs;
+    L.push(
+      `CPU s/job by part — embedded: ffmpeg+exiftool ${per(e, media)}, node (CLI) ${per(e, (c) => c.nodeMs)}; ` +
+        `pipeline: ffmpeg+exiftool ${per(p, media)}, node (api + 2 workers) ${per(p, (c) => c.nodeMs)}, s3rver + polling (bench process) ${per(p, (c) => c.benchMs)}`,
+    );
+  }
+  const p1 = pipeRuns[0].r;
+  L.push(
+    `pipeline detail (#1): first job active ${p1.firstStartMs !== null ? sec(p1.firstStartMs) : '?'} s after POST; batch status "completed" at ${p1.msUntilStatusCompleted !== null ? sec(p1.msUntilStatusCompleted) : '?'} s; ` +
+      `counts ${JSON.stringify(p1.batch.counts)}${p1.batch.failures ? `; failures ${JSON.stringify(p1.batch.failures)}` : ''}`,
+  );
+  {
+    const size = fs.statSync(clips[0]).size;
+    const gets = short.sourceGets.filter((e) => e.method === 'GET');
+    const read = gets.reduce((a, e) => a + e.responseBytes, 0);
+    L.push(
+      `read pattern of one 6 s clip (${path.basename(clips[0])}, ${size} B, converted alone through the counting proxy, ${short.view.status}): ` +
+        `${gets.length} GETs, ${mb(read)} MB read = ${(read / size).toFixed(2)}× its size; outputs uploaded ${mb(short.bytes.uploadRequestBytes)} MB in ${short.bytes.uploadRequests} PUT/POST`,
+    );
+    for (const e of gets) L.push(`    ${(e.range ?? '(no range)').padEnd(20)} ${String(e.responseBytes).padStart(9)} B${e.aborted ? '  closed early by the client' : ''}  ${e.userAgent.slice(0, 20)}`);
+  }
+  L.push('');
+  L.push(`10-minute source: ${path.relative(ROOT, longSource)}, ${mb(longSize)} MB (1920x1080 30 fps H.264 ultrafast g=60 + AAC)`);
+  L.push('conversion                | status    | wall (s) | source bytes read  | % of source | GETs on source | uploads (outputs)');
+  L.push('--------------------------|-----------|----------|--------------------|-------------|----------------|------------------');
+  for (const l of longs) {
+    const srcRead = l.sourceGets.filter((e) => e.method === 'GET').reduce((s, e) => s + e.responseBytes, 0);
+    const nGets = l.sourceGets.filter((e) => e.method === 'GET').length;
+    L.push(
+      `${l.label.padEnd(25)} | ${l.view.status.padEnd(9)} | ${sec(l.ms).padStart(8)} | ${`${mb(srcRead)} MB`.padStart(18)} | ${`${((srcRead / longSize) * 100).toFixed(2)} %`.padStart(11)} | ${String(nGets).padStart(14)} | ${mb(l.bytes.uploadRequestBytes)} MB in ${l.bytes.uploadRequests} PUT/POST`,
+    );
+    if (l.view.error) L.push(`  error: ${l.view.error.code}: ${l.view.error.message}`);
+    if (l.view.result) L.push(`  result: still at ${l.view.result.stillTime.toFixed(3)} s; warnings [${l.view.result.warnings.map((w) => w.code).join(', ')}]`);
+    L.push(`  all GET response bytes during the job: ${mb(l.bytes.getResponseBytes)} MB; other responses ${l.bytes.otherResponseBytes} B; ${l.bytes.requests} requests`);
+    for (const e of l.sourceGets) {
+      L.push(
+        `    ${e.method.padEnd(4)} ${String(e.status).padEnd(3)} ${(e.range ?? '(no range)').padEnd(24)} ${String(e.responseBytes).padStart(11)} B${e.aborted ? '  closed early by the client' : ''}  ${e.userAgent.slice(0, 40)}`,
+      );
+    }
+  }
+  const head = longs[0];
+  const headRead = head.sourceGets.filter((e) => e.method === 'GET').reduce((s, e) => s + e.responseBytes, 0);
+  L.push('');
+  L.push(`bytes read / source size (start ${LONG_START} s, ${LONG_DURATION} s clip): ${((headRead / longSize) * 100).toFixed(2)} % (target ≤ 10 %) → ${headRead / longSize <= 0.1 && head.view.status === 'completed' ? 'met' : 'MISSED'}`);
+  return L.join('\n') + '\n';
+}
