@@ -2,6 +2,7 @@
  * The dependency rule (docs/architecture.md), checked by test/architecture.e2e-spec.ts on every `npm test`:
  *
  *   apps (api, worker, cli, studio) → libs;   libs: errors ← media ← livephoto;  errors ← storage, sources, jobs …
+ *   the engine's stages/convert/preview reach the media processes only through its MediaTools port
  *
  * A library is imported by its name (`@vid2live/<lib>`), never by a relative path that leaves it; nothing depends
  * on an app; the engine knows nothing of Nest, Redis, S3 or the job system; no cycles anywhere.
@@ -39,6 +40,19 @@ module.exports = {
       },
     },
     {
+      name: 'engine-uses-media-through-its-port',
+      severity: 'error',
+      comment:
+        'the stages, convert and preview reach ffprobe/ffmpeg/heif-enc only through the MediaTools port ' +
+        '(libs/livephoto/src/ports/media-tools.ts, injected as StageContext.media); of libs/media they may import ' +
+        'only its pure modules (source naming, demuxer lists, frame measures, the shapes of probe/ffmpeg/heif-enc runs)',
+      from: { path: '^libs/livephoto/src/(stages/|convert\\.ts$|preview\\.ts$)', pathNot: '\\.spec\\.ts$' },
+      to: {
+        path: '^libs/media/',
+        pathNot: '^libs/media/src/(source-url|demuxers|measures|ffprobe-data|ffmpeg-job|heif-params)\\.ts$',
+      },
+    },
+    {
       name: 'libs-never-import-apps',
       severity: 'error',
       from: { path: '^libs/' },
@@ -61,8 +75,9 @@ module.exports = {
     {
       name: 'production-code-uses-no-test-helpers',
       severity: 'error',
-      from: { path: '^(libs|apps)/', pathNot: '(\\.spec\\.ts$|/testing/)' },
-      to: { path: '(^test/|/testing/|\\.spec\\.ts$)' },
+      comment: 'test helpers: test/, */testing/, the recorded media answers of the fast tests (*/recorded/), specs',
+      from: { path: '^(libs|apps)/', pathNot: '(\\.spec\\.ts$|/testing/|/recorded/)' },
+      to: { path: '(^test/|/testing/|/recorded/|\\.spec\\.ts$)' },
     },
   ],
   options: {

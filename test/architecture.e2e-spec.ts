@@ -52,6 +52,8 @@ describe('dependency rule (dependency-cruiser)', () => {
       write('apps/worker/src/w.ts', "import { api } from '../../api/src/api';\nexport const w = api;\n"); // worker → api
       write('apps/api/src/api.ts', "import { t } from './testing/t';\nexport const api = t;\n"); // production → testing helper
       write('apps/api/src/testing/t.ts', 'export const t = 1;\n');
+      write('libs/media/src/ffmpeg.ts', 'export const run = 1;\n');
+      write('libs/livephoto/src/stages/render.ts', "import { run } from '@vid2live/media/ffmpeg';\nexport const r = run;\n"); // stage → media process module
       const r = cruise(dir, ['libs', 'apps']);
       expect(r.status).not.toBe(0);
       for (const rule of [
@@ -63,6 +65,7 @@ describe('dependency rule (dependency-cruiser)', () => {
         'libs-never-import-apps',
         'api-and-worker-apart',
         'production-code-uses-no-test-helpers',
+        'engine-uses-media-through-its-port',
       ]) {
         expect(r.out).toContain(rule);
       }

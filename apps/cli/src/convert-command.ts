@@ -17,8 +17,11 @@ import {
   type StageProgress,
 } from '@vid2live/livephoto';
 import { outputWriteError } from '@vid2live/errors';
+import { createMediaTools } from '@vid2live/media';
 import { discoverSources, type DiscoveredSource } from './discover';
 import { isMotionPhotoFile } from '@vid2live/livephoto/sources/motion-photo-layout';
+
+const cliMediaTools = createMediaTools();
 
 export interface ConvertCommandOptions {
   output: string;
@@ -174,7 +177,8 @@ async function convertOne(
     }
     const result = await convertToLivePhoto(
       { source: src.sourcePath, outputDir, baseName, options: opts.convert, ...(fingerprint ? { fingerprint } : {}) },
-      { signal: opts.signal, onProgress },
+      // the engine's MediaTools port: the real ffprobe/ffmpeg/heif-enc of libs/media
+      { signal: opts.signal, onProgress, media: cliMediaTools },
     );
     return {
       source: src.sourcePath,

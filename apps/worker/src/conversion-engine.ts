@@ -1,8 +1,12 @@
 import * as path from 'node:path';
 import type { ConversionJobData } from '@vid2live/jobs';
 import { convertToLivePhoto } from '@vid2live/livephoto';
+import { createMediaTools } from '@vid2live/media';
 import { contentIdentifierFor, localName, outputBaseName } from './conversion-names';
 import type { ProgressWriter } from './conversion-progress';
+
+/** ffprobe/ffmpeg/heif-enc for the engine (its MediaTools port): the real processes of libs/media. */
+const media = createMediaTools();
 
 export type EngineResult = Awaited<ReturnType<typeof convertToLivePhoto>>;
 
@@ -17,6 +21,6 @@ export function runEngine(data: ConversionJobData, input: string, tmp: string, s
       contentIdentifier: contentIdentifierFor(data.conversionId),
       workDir: tmp,
     },
-    { signal, onProgress: (p) => progress.report(p) },
+    { signal, onProgress: (p) => progress.report(p), media },
   );
 }

@@ -1,9 +1,10 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isRemoteSource, runFfmpeg } from '@vid2live/media/ffmpeg';
+import { isRemoteSource } from '@vid2live/media/source-url';
 import { isLivePhotoError, LivePhotoError, outputWriteError, throwIfAborted } from '@vid2live/errors';
 import { writeJpegExif } from './exif';
+import { mediaToolsOf } from './ports/default-media-tools';
 import { motionPhotoFileName, writeMotionPhoto } from './motion-photo';
 import { pairLivePhoto } from './stages/pair';
 import { planClip } from './stages/plan';
@@ -157,6 +158,7 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
         : {}),
       signal: ctx.signal,
       onProgress: ctx.onProgress,
+      media: ctx.media,
     });
     throwIfAborted(ctx.signal);
 
@@ -182,7 +184,7 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
       ctx.onProgress?.({ stage: 'motion-photo', percent: 0 });
       // Motion Photo readers (media3, ExifTool) want an MP4 (`isom`), not a QuickTime MOV: re-mux, no re-encode.
       const mp4 = path.join(workDir, 'motion.mp4');
-      await runFfmpeg(['-i', rendered.moviePath, '-map', '0', '-c', 'copy', '-f', 'mp4', '-brand', 'isom', '-movflags', '+faststart', '-y', mp4], {
+      await mediaToolsOf(ctx).runFfmpeg(['-i', rendered.moviePath, '-map', '0', '-c', 'copy', '-f', 'mp4', '-brand', 'isom', '-movflags', '+faststart', '-y', mp4], {
         signal: ctx.signal,
         subject: req.source,
       });
@@ -193,7 +195,7 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
         jpegStill = writeJpegExif(await fs.readFile(rendered.stillPath), paired.motionPhotoExifTiff);
       } else {
         const jpg = path.join(workDir, 'motion-still.jpg');
-        await runFfmpeg(['-i', rendered.stillPath, '-q:v', '2', '-frames:v', '1', '-y', jpg], { signal: ctx.signal, subject: req.source });
+        await mediaToolsOf(ctx).runFfmpeg(['-i', rendered.stillPath, '-q:v', '2', '-frames:v', '1', '-y', jpg], { signal: ctx.signal, subject: req.source });
         jpegStill = writeJpegExif(await fs.readFile(jpg), paired.motionPhotoExifTiff);
       }
       await writeMotionPhoto({

@@ -1,6 +1,7 @@
 /** The Live Photo engine: plain TypeScript, no framework. */
 export * from '@vid2live/errors';
 export * from './types';
+export type { MediaTools } from './ports/media-tools';
 export * from './convert';
 export * from './inspect';
 export * from './wallpaper-check';

@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
-import { createFfmpegCommand, ffmpegInput, runFfmpegCommand } from '@vid2live/media/ffmpeg';
+import type { FfmpegJobInput } from '@vid2live/media/ffmpeg-job';
 import { sourceInputOptions } from '@vid2live/media/demuxers';
 import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { toneMappingWarnings } from './convert';
+import { mediaToolsOf } from './ports/default-media-tools';
 import { colorConversionFilters } from './stages/color';
 import { planClip, type PlanCurves } from './stages/plan';
 import { probeSource } from './stages/probe';
@@ -112,13 +113,12 @@ async function nonEmpty(file: string, subject: string): Promise<void> {
 export async function extractPreviewFrame(info: SourceInfo, t: number, width: number, outPath: string, ctx: StageContext = {}): Promise<void> {
   throwIfAborted(ctx.signal);
   const at = checkTime(info, t);
-  const command = createFfmpegCommand()
-    .input(ffmpegInput(info.path))
-    .inputOptions('-ss', at.toFixed(6), '-noautorotate', ...sourceInputOptions(info.path))
-    .complexFilter(`[0:${info.videoStreamIndex}]${[...uprightPreviewFilters(info, width), JPEG_FROM_BT709].join(',')}[v]`)
-    .output(outPath)
-    .outputOptions('-map', '[v]', '-frames:v', '1', '-c:v', 'mjpeg', '-q:v', '4', '-map_metadata', '-1', '-f', 'image2', '-update', '1');
-  await runFfmpegCommand(command, { signal: ctx.signal, subject: info.path });
+  const job = {
+    inputs: [{ source: info.path, options: ['-ss', at.toFixed(6), '-noautorotate', ...sourceInputOptions(info.path)] }],
+    complexFilter: `[0:${info.videoStreamIndex}]${[...uprightPreviewFilters(info, width), JPEG_FROM_BT709].join(',')}[v]`,
+    outputs: [{ path: outPath, options: ['-map', '[v]', '-frames:v', '1', '-c:v', 'mjpeg', '-q:v', '4', '-map_metadata', '-1', '-f', 'image2', '-update', '1'] }],
+  };
+  await mediaToolsOf(ctx).runFfmpegJob(job, { signal: ctx.signal, subject: info.path });
   await nonEmpty(outPath, info.path);
 }
 
@@ -141,13 +141,13 @@ export async function makeThumbnailStrip(info: SourceInfo, outPath: string, coun
   const tileWidth = Math.max(16, 2 * Math.round((tileHeight * info.displayWidth) / info.displayHeight / 2));
   const step = info.duration / n;
   const tile = [...uprightPreviewFilters(info, tileWidth), `scale=${tileWidth}:${tileHeight}`];
-  const command = createFfmpegCommand();
+  const inputs: FfmpegJobInput[] = [];
   let times: number[];
   let graph: string;
   if (info.duration * fps <= STRIP_SINGLE_PASS_MAX_FRAMES) {
     // one decode: the first frame of each of n equal slots
     times = Array.from({ length: n }, (_, i) => round(i * step, 3));
-    command.input(ffmpegInput(info.path)).inputOptions('-noautorotate', ...sourceInputOptions(info.path));
+    inputs.push({ source: info.path, options: ['-noautorotate', ...sourceInputOptions(info.path)] });
     const slot = (v: string) => `floor((${v}+${(0.25 / fps).toFixed(6)})/${step.toFixed(6)})`;
     const pick = `select='isnan(prev_selected_t)+gt(${slot('t')}\\,${slot('prev_selected_t')})'`;
     graph = `[0:${info.videoStreamIndex}]${['setpts=PTS-STARTPTS', pick, ...tile, `tile=${n}x1`, JPEG_FROM_BT709].join(',')}[v]`;
@@ -156,16 +156,17 @@ export async function makeThumbnailStrip(info: SourceInfo, outPath: string, coun
     times = Array.from({ length: n }, (_, i) => round(checkTime(info, (i + 0.5) * step), 3));
     const readSeconds = (4 / fps).toFixed(6);
     for (const t of times) {
-      command.input(ffmpegInput(info.path)).inputOptions('-ss', t.toFixed(6), '-t', readSeconds, '-noautorotate', ...sourceInputOptions(info.path));
+      inputs.push({ source: info.path, options: ['-ss', t.toFixed(6), '-t', readSeconds, '-noautorotate', ...sourceInputOptions(info.path)] });
     }
     const tiles = times.map((_, i) => `[${i}:${info.videoStreamIndex}]${[...tile, 'trim=end_frame=1'].join(',')}[t${i}]`);
     graph = [...tiles, `${times.map((_, i) => `[t${i}]`).join('')}${n === 1 ? 'null' : `hstack=inputs=${n}`},${JPEG_FROM_BT709}[v]`].join(';');
   }
-  command
-    .complexFilter(graph)
-    .output(outPath)
-    .outputOptions('-map', '[v]', '-frames:v', '1', '-c:v', 'mjpeg', '-q:v', '5', '-map_metadata', '-1', '-f', 'image2', '-update', '1');
-  await runFfmpegCommand(command, { signal: ctx.signal, subject: info.path });
+  const job = {
+    inputs,
+    complexFilter: graph,
+    outputs: [{ path: outPath, options: ['-map', '[v]', '-frames:v', '1', '-c:v', 'mjpeg', '-q:v', '5', '-map_metadata', '-1', '-f', 'image2', '-update', '1'] }],
+  };
+  await mediaToolsOf(ctx).runFfmpegJob(job, { signal: ctx.signal, subject: info.path });
   await nonEmpty(outPath, info.path);
   return { count: n, tileWidth, tileHeight, times };
 }
@@ -181,18 +182,22 @@ export async function makePlaybackProxy(info: SourceInfo, outPath: string, ctx: 
   throwIfAborted(ctx.signal);
   const width = info.displayWidth * Math.min(1, PROXY_LONG_SIDE / Math.max(info.displayWidth, info.displayHeight));
   const filters = [`fps=${OUTPUT_FPS}`, ...uprightPreviewFilters(info, width), 'format=yuv420p'];
-  const command = createFfmpegCommand()
-    .input(ffmpegInput(info.path))
-    .inputOptions('-noautorotate', ...sourceInputOptions(info.path))
-    .complexFilter(`[0:${info.videoStreamIndex}]${filters.join(',')}[v]`)
-    .output(outPath)
-    .outputOptions(
-      '-map', '[v]', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '28', '-g', String(OUTPUT_FPS),
-      '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
-      ...(info.hasAudio ? ['-map', '0:a:0', '-c:a', 'aac', '-b:a', '96k'] : ['-an']),
-      '-sn', '-dn', '-map_metadata', '-1', '-movflags', '+faststart', '-f', 'mp4',
-    );
-  await runFfmpegCommand(command, { signal: ctx.signal, subject: info.path, expectedDuration: info.duration, onProgress: (p) => ctx.onProgress?.({ stage: 'render', percent: p }) });
+  const job = {
+    inputs: [{ source: info.path, options: ['-noautorotate', ...sourceInputOptions(info.path)] }],
+    complexFilter: `[0:${info.videoStreamIndex}]${filters.join(',')}[v]`,
+    outputs: [
+      {
+        path: outPath,
+        options: [
+          '-map', '[v]', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '28', '-g', String(OUTPUT_FPS),
+          '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
+          ...(info.hasAudio ? ['-map', '0:a:0', '-c:a', 'aac', '-b:a', '96k'] : ['-an']),
+          '-sn', '-dn', '-map_metadata', '-1', '-movflags', '+faststart', '-f', 'mp4',
+        ],
+      },
+    ],
+  };
+  await mediaToolsOf(ctx).runFfmpegJob(job, { signal: ctx.signal, subject: info.path, expectedDuration: info.duration, onProgress: (p) => ctx.onProgress?.({ stage: 'render', percent: p }) });
   await nonEmpty(outPath, info.path);
 }
 
@@ -202,14 +207,18 @@ export async function makePlaybackProxy(info: SourceInfo, outPath: string, ctx: 
  */
 export async function makeH264PreviewMovie(moviePath: string, outPath: string, ctx: StageContext = {}): Promise<void> {
   throwIfAborted(ctx.signal);
-  const command = createFfmpegCommand()
-    .input(ffmpegInput(moviePath))
-    .inputOptions(...sourceInputOptions(moviePath))
-    .output(outPath)
-    .outputOptions(
-      '-map', '0:v:0', '-map', '0:a:0?', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p',
-      '-r', String(OUTPUT_FPS), '-c:a', 'copy', '-map_metadata', '-1', '-movflags', '+faststart', '-f', 'mov',
-    );
-  await runFfmpegCommand(command, { signal: ctx.signal, subject: moviePath });
+  const job = {
+    inputs: [{ source: moviePath, options: sourceInputOptions(moviePath) }],
+    outputs: [
+      {
+        path: outPath,
+        options: [
+          '-map', '0:v:0', '-map', '0:a:0?', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p',
+          '-r', String(OUTPUT_FPS), '-c:a', 'copy', '-map_metadata', '-1', '-movflags', '+faststart', '-f', 'mov',
+        ],
+      },
+    ],
+  };
+  await mediaToolsOf(ctx).runFfmpegJob(job, { signal: ctx.signal, subject: moviePath });
   await nonEmpty(outPath, moviePath);
 }

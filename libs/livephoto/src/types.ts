@@ -1,4 +1,5 @@
 import type { SourceColor } from './stages/color';
+import type { MediaTools } from './ports/media-tools';
 
 /** Shared stage contracts of the engine. Every stage is a typed function that reports progress. */
 
@@ -15,6 +16,8 @@ export type ProgressReporter = (p: StageProgress) => void;
 export interface StageContext {
   signal?: AbortSignal;
   onProgress?: ProgressReporter;
+  /** ffprobe/ffmpeg/heif-enc as the engine reaches them (ports/media-tools.ts); libs/media's real tools when absent */
+  media?: MediaTools;
 }
 
 export interface GpsPosition {

@@ -1,4 +1,4 @@
-import { sourceProtocolOptions } from './ffmpeg';
+import { sourceProtocolOptions } from './source-url';
 
 /**
  * Which ffmpeg demuxers may open a source. ffmpeg probes whatever it is given and happily "plays" text (`tty`
@@ -62,7 +62,7 @@ export const SOURCE_FORMAT_WHITELIST = VIDEO_DEMUXERS.join(',');
 
 /**
  * ffmpeg input options that restrict which demuxer may open the next `-i` source and, given the source, which
- * protocols it may use (`file`, or `http,tcp` for the source reader's loopback proxy; see ffmpeg.ts).
+ * protocols it may use (`file`, or `http,tcp` for the source reader's loopback proxy; see source-url.ts).
  */
 export function sourceInputOptions(source?: string): string[] {
   return [...(source === undefined ? ['-protocol_whitelist', 'file'] : sourceProtocolOptions(source)), '-format_whitelist', SOURCE_FORMAT_WHITELIST];

@@ -2,61 +2,15 @@ import { spawn } from 'node:child_process';
 import ffmpegCommand, { FfmpegCommand } from 'fluent-ffmpeg';
 import { LivePhotoError } from '@vid2live/errors';
 import { resolveMediaBinaries } from './binaries';
+import type { FfmpegJob, FfmpegRunOptions, FfmpegRunResult } from './ffmpeg-job';
+import { ffmpegInput } from './source-url';
 
 /** How many stderr lines we keep for error reports: enough for ffmpeg's reason, not the whole log. */
 const STDERR_TAIL_LINES = 25;
 
-export interface FfmpegRunOptions {
-  signal?: AbortSignal;
-  /** seconds of media the command is expected to produce; progress percent is measured against it */
-  expectedDuration?: number;
-  /** percent 0..100, monotonically increasing */
-  onProgress?: (percent: number) => void;
-  /** raw stdout (for `pipe:1` outputs); when absent stdout is discarded */
-  onStdout?: (chunk: Buffer) => void;
-  /** the file being processed, named in error messages */
-  subject?: string;
-  /** the child's pid once started (logging, and tests that check a killed process is gone) */
-  onSpawn?: (pid: number) => void;
-}
+export type { FfmpegJob, FfmpegJobInput, FfmpegJobOutput, FfmpegRunOptions, FfmpegRunResult } from './ffmpeg-job';
 
-export interface FfmpegRunResult {
-  stderrTail: string[];
-}
-
-/**
- * True for a source served by the worker's source reader on loopback (`http://127.0.0.1:<port>/…`, its range
- * proxy). ffmpeg never opens any other URL: every network read of a source goes through that reader (pinned DNS,
- * each redirect re-checked, typed errors, timeouts; see libs/sources). Anything else is a local path — an external
- * `https://…` handed to the engine is read as a (non-existent) file name, never fetched.
- */
-export function isRemoteSource(source: string): boolean {
-  return /^http:\/\/127\.0\.0\.1:\d{1,5}\//.test(source);
-}
-
-/**
- * How to name a source on an ffmpeg/ffprobe command line: the reader's loopback URL as it is, local paths with
- * `file:` so a name beginning with '-' or containing ':' is not taken for an option or a protocol.
- */
-export function ffmpegInput(source: string): string {
-  return isRemoteSource(source) ? source : `file:${source}`;
-}
-
-/**
- * `-protocol_whitelist` for a source input: `file` only, or `http,tcp` for the reader's loopback proxy. No
- * https, hls, crypto, data, concat, subfile… so no demuxer (a playlist, a reference movie) can make ffmpeg open
- * anything but the one input it was given.
- */
-export function sourceProtocolOptions(source: string): string[] {
-  if (!isRemoteSource(source)) return ['-protocol_whitelist', 'file'];
-  // A small, fixed socket receive buffer (no autotuning to MBs): ffmpeg's read-ahead, and with it what the proxy
-  // fetches from S3 beyond what ffmpeg uses before it seeks away or stops, stays small.
-  // `-http_proxy ''`: never through an egress proxy from the environment (http_proxy=…): the proxy would get
-  // the loopback URL with its access token, and could not reach 127.0.0.1 anyway.
-  return ['-protocol_whitelist', 'http,tcp', '-recv_buffer_size', String(LOOPBACK_RECV_BUFFER_BYTES), '-http_proxy', ''];
-}
-
-const LOOPBACK_RECV_BUFFER_BYTES = 128 * 1024;
+export { ffmpegInput, isRemoteSource, sourceProtocolOptions } from './source-url';
 
 /** Keeps the last `max` non-empty lines of a text stream. */
 export class LineTail {
@@ -243,4 +197,23 @@ export function runFfmpegCommand(command: FfmpegCommand, opts: FfmpegRunOptions 
       });
     command.run();
   });
+}
+
+/**
+ * Runs an ffmpeg job described as data (inputs with their options, one filter graph, outputs with theirs): the
+ * fluent-ffmpeg command is built here, exactly as `createFfmpegCommand().input(…).inputOptions(…)…` would, and run
+ * by runFfmpegCommand. Each input is named with ffmpegInput (`file:` for local paths).
+ */
+export function runFfmpegJob(job: FfmpegJob, opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
+  const command = createFfmpegCommand();
+  for (const input of job.inputs) {
+    command.input(ffmpegInput(input.source));
+    if (input.options.length > 0) command.inputOptions(...input.options);
+  }
+  if (job.complexFilter !== undefined) command.complexFilter(job.complexFilter);
+  for (const output of job.outputs) {
+    command.output(output.path);
+    if (output.options.length > 0) command.outputOptions(...output.options);
+  }
+  return runFfmpegCommand(command, opts);
 }

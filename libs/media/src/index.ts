@@ -9,3 +9,4 @@ export * from './ffprobe';
 export * from './demuxers';
 export * from './analysis';
 export * from './heif-enc';
+export * from './media-tools';

@@ -1,4 +1,4 @@
-import { HEIF_ENC_NCLX } from '@vid2live/media/heif-enc';
+import { HEIF_ENC_NCLX } from '@vid2live/media/heif-params';
 import { LivePhotoError } from '@vid2live/errors';
 import { parseExifTiff, ParsedExifTiff } from '../exif/tiff';
 import type { FileHandle } from 'node:fs/promises';

@@ -9,6 +9,8 @@ export interface WriteHeicStillOptions {
   /** heif-enc quality 0..100 (default DEFAULT_HEIC_QUALITY of media/src/heif-enc.ts) */
   quality?: number;
   signal?: AbortSignal;
+  /** the heif-enc run (the engine's MediaTools port passes its own); libs/media's encodeHeic when absent */
+  encodeHeic?: (input: string, output: string, options: { quality?: number; signal?: AbortSignal }) => Promise<void>;
 }
 
 /**
@@ -16,13 +18,13 @@ export interface WriteHeicStillOptions {
  * identifier) and the iOS fixes of `addExifToHeic`, and publish it atomically (temporary file + rename).
  */
 export async function writeHeicStill(inputPath: string, outputPath: string, tiff: Buffer, options: WriteHeicStillOptions = {}): Promise<void> {
-  const { quality, signal } = options;
+  const { quality, signal, encodeHeic: encode = encodeHeic } = options;
   throwIfAborted(signal);
   const stem = path.join(path.dirname(outputPath), `.${path.basename(outputPath)}.${process.pid}.${randomBytes(4).toString('hex')}`);
   const encoded = `${stem}.enc.heic`;
   const finished = `${stem}.tmp`;
   try {
-    await encodeHeic(inputPath, encoded, { quality, signal });
+    await encode(inputPath, encoded, { quality, signal });
     throwIfAborted(signal);
     const heic = addExifToHeic(await fsp.readFile(encoded), tiff);
     await fsp.writeFile(finished, heic);

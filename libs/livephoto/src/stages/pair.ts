@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { buildAppleMakerNote, buildExifTiff, writeJpegExif } from '../exif';
 import { writeHeicStill } from '../heif';
+import { mediaToolsOf } from '../ports/default-media-tools';
 import { injectLivePhotoMetadata } from '../quicktime';
 import type { SourceInfo, StageContext, StillFormat } from '../types';
 import { resolveCaptureTime, toISO6709 } from './capture-time';
@@ -81,6 +82,7 @@ export async function pairLivePhoto(input: PairInput, ctx: StageContext = {}): P
       await writeHeicStill(input.renderedStill, stillTmp, exifTiff, {
         quality: input.heicQuality, // absent: DEFAULT_HEIC_QUALITY of media/src/heif-enc.ts (measured there)
         signal: ctx.signal,
+        encodeHeic: (input, output, options) => mediaToolsOf(ctx).encodeHeic(input, output, options),
       });
     }
     report(30);

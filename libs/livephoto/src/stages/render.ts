@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { createFfmpegCommand, ffmpegInput, runFfmpegCommand } from '@vid2live/media/ffmpeg';
+import type { FfmpegJob } from '@vid2live/media/ffmpeg-job';
 import { sourceInputOptions } from '@vid2live/media/demuxers';
 import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
+import { mediaToolsOf } from '../ports/default-media-tools';
 import { resetDisplayMatrices } from '../quicktime/reset-matrix';
 import { colorConversionFilters, SourceColor } from './color';
 import { ClipPlan, CropRect, MAX_LONG_SIDE, MOVIE_TIMESCALE, OUTPUT_FPS, SourceInfo, StageContext, VideoCodec } from '../types';
@@ -257,21 +258,27 @@ export async function renderClip(
       ? ['-map', '[still]', '-c:v', 'mjpeg', '-q:v', '2', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1']
       : ['-map', '[still]', '-c:v', 'png', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1'];
 
-  const command = createFfmpegCommand()
-    .input(ffmpegInput(sourcePath))
-    // input seeking: ffmpeg jumps to the key frame before `start` and decodes only the clip
-    .inputOptions('-ss', plan.start.toFixed(6), '-t', sourceSeconds.toFixed(6))
-    // the display matrix is applied by the graph (ffmpeg 5.1's autorotate ignores mirroring)
-    .inputOptions('-noautorotate')
-    // only the video demuxers the probe stage accepted may open the source (see media/src/demuxers.ts)
-    .inputOptions(...sourceInputOptions(sourcePath))
-    .complexFilter(graph.graph)
-    .output(moviePath)
-    .outputOptions(...movieOptions)
-    .output(stillPath)
-    .outputOptions(...stillOptions);
-
-  await runFfmpegCommand(command, {
+  const job: FfmpegJob = {
+    inputs: [
+      {
+        source: sourcePath,
+        options: [
+          // input seeking: ffmpeg jumps to the key frame before `start` and decodes only the clip
+          '-ss', plan.start.toFixed(6), '-t', sourceSeconds.toFixed(6),
+          // the display matrix is applied by the graph (ffmpeg 5.1's autorotate ignores mirroring)
+          '-noautorotate',
+          // only the video demuxers the probe stage accepted may open the source (see media/src/demuxers.ts)
+          ...sourceInputOptions(sourcePath),
+        ],
+      },
+    ],
+    complexFilter: graph.graph,
+    outputs: [
+      { path: moviePath, options: movieOptions },
+      { path: stillPath, options: stillOptions },
+    ],
+  };
+  await mediaToolsOf(options).runFfmpegJob(job, {
     signal,
     subject: sourcePath,
     expectedDuration: plan.duration,

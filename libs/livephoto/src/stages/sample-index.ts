@@ -1,6 +1,6 @@
-import { PacketInfo } from '@vid2live/media/analysis';
-import { isRemoteSource } from '@vid2live/media/ffmpeg';
-import { Box, childrenOf, find, readTopLevelBoxes } from '../quicktime/boxes';
+import type { PacketInfo } from '@vid2live/media/measures';
+import { isRemoteSource } from '@vid2live/media/source-url';
+import { Box, childrenOf, find, readTopLevelBoxes } from '../quicktime';
 import { readEditList, readMovieHeader, trackHandler } from '../quicktime/movie';
 
 /**

@@ -1,5 +1,6 @@
-import { analyseFrames, mean, readPacketIndex, type FrameMetrics, type PacketInfo } from '@vid2live/media/analysis';
+import { mean, type FrameMetrics, type PacketInfo } from '@vid2live/media/measures';
 import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
+import { mediaToolsOf } from '../../ports/default-media-tools';
 import { OUTPUT_FPS, type ClipPlan, type PlanWarning, type SourceInfo, type StageContext } from '../../types';
 import { readMp4PacketIndex } from '../sample-index';
 import { decideStill, keyFrameRange } from './key-frame';
@@ -8,10 +9,11 @@ import { chooseCalmestWindow, compressedMotion, detectSceneCuts } from './policy
 import { motionWarnings, sceneCutWarning } from './warnings';
 
 /** The video packets of the span: from the MP4 sample tables when we can read them, else from ffprobe. */
-export async function packetIndex(source: SourceInfo, start: number, duration: number, signal?: AbortSignal): Promise<PacketInfo[]> {
+export async function packetIndex(source: SourceInfo, start: number, duration: number, ctx: StageContext = {}): Promise<PacketInfo[]> {
+  const { signal } = ctx;
   const own = await readMp4PacketIndex(source.path, source.formatName, source.videoStreamIndex, start, duration);
   throwIfAborted(signal);
-  return own ?? readPacketIndex(source.path, { start, duration, streamIndex: source.videoStreamIndex, signal });
+  return own ?? mediaToolsOf(ctx).readPacketIndex(source.path, { start, duration, streamIndex: source.videoStreamIndex, signal });
 }
 
 /**
@@ -35,7 +37,7 @@ export async function planOnCompressedStream(
   onCurves?: (curves: PlanCurves) => void,
 ): Promise<ClipPlan> {
   const report = (percent: number) => ctx.onProgress?.({ stage: 'plan', percent });
-  const packets = await packetIndex(source, spanStart, spanDuration, ctx.signal);
+  const packets = await packetIndex(source, spanStart, spanDuration, ctx);
   report(5);
   const gridFrames = Math.floor(spanDuration * OUTPUT_FPS + 1e-6);
   if (packets.length === 0 || gridFrames < 1) {
@@ -67,7 +69,7 @@ export async function planOnCompressedStream(
     const loTime = spanStart + lo / OUTPUT_FPS;
     const keyBefore = stream.keyTimes.filter((t) => t <= loTime + 1e-6).pop();
     decodedFrom = keyBefore === undefined ? lo : Math.min(lo, Math.max(ws, Math.ceil((keyBefore - spanStart) * OUTPUT_FPS - 1e-6)));
-    const analysis = await analyseFrames(source.path, {
+    const analysis = await mediaToolsOf(ctx).analyseFrames(source.path, {
       start: spanStart + decodedFrom / OUTPUT_FPS,
       duration: (hi + 1 - decodedFrom) / OUTPUT_FPS,
       displayWidth: source.displayWidth,

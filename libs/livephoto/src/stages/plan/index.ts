@@ -1,5 +1,6 @@
-import { analyseFrames, mean, median } from '@vid2live/media/analysis';
+import { mean, median } from '@vid2live/media/measures';
 import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
+import { mediaToolsOf } from '../../ports/default-media-tools';
 import {
   DEFAULT_CLIP_SECONDS,
   MAX_CLIP_SECONDS,
@@ -180,7 +181,7 @@ export async function planClip(
       return planOnCompressedStream(source, valid, clip, spanStart, spanDuration, reasons, warnings, ctx, tuning.onCurves);
     }
   }
-  const analysis = await analyseFrames(source.path, {
+  const analysis = await mediaToolsOf(ctx).analyseFrames(source.path, {
     start: spanStart,
     duration: spanDuration,
     displayWidth: source.displayWidth,

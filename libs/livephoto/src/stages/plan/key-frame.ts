@@ -1,4 +1,4 @@
-import { median } from '@vid2live/media/analysis';
+import { median } from '@vid2live/media/measures';
 import { OUTPUT_FPS, type ClipPlan, type PlanWarning } from '../../types';
 import { fmt, PLAN_LIMITS } from './limits';
 import { clampedWarning } from './warnings';

@@ -1,4 +1,4 @@
-import { ANALYSIS_FPS, mean, median, type PacketInfo } from '@vid2live/media/analysis';
+import { ANALYSIS_FPS, mean, median, type PacketInfo } from '@vid2live/media/measures';
 
 /**
  * The plan stage's policy on analysis numbers (moved here from libs/media, which only measures): scene cuts,

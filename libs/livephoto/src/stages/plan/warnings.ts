@@ -1,4 +1,4 @@
-import { mean, type FrameMetrics } from '@vid2live/media/analysis';
+import { mean, type FrameMetrics } from '@vid2live/media/measures';
 import { OUTPUT_FPS, type PlanWarning } from '../../types';
 import { fmt, PLAN_LIMITS } from './limits';
 
