@@ -12,6 +12,7 @@ import { MetricsController, MetricsService } from './metrics.controller';
 import { QueueAvailabilityInterceptor } from './queue-availability';
 import { RecordStore } from './records.store';
 import { StoragePolicy } from './storage-policy';
+import { StudioService } from './studio/studio.service';
 import { TargetPolicy } from './target-policy';
 import { WebhooksController } from './webhooks.controller';
 
@@ -28,6 +29,7 @@ import { WebhooksController } from './webhooks.controller';
     ConversionsService,
     BatchesService,
     MetricsService,
+    StudioService,
   ],
 })
 export class AppModule {}

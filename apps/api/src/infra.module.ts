@@ -19,6 +19,8 @@ export class Queues implements OnApplicationShutdown {
   readonly conversions: Queue;
   readonly batches: Queue;
   readonly webhooks: Queue;
+  /** the studio's preview jobs (analysis, frames) */
+  readonly studio: Queue;
   readonly flows: FlowProducer;
   /** where libs/jobs' submit functions write records and add jobs (the one submit path) */
   readonly submitTarget: SubmitTarget;
@@ -28,6 +30,7 @@ export class Queues implements OnApplicationShutdown {
     this.conversions = new Queue(QUEUES.conversions, opts);
     this.batches = new Queue(QUEUES.batches, opts);
     this.webhooks = new Queue(QUEUES.webhooks, opts);
+    this.studio = new Queue(QUEUES.studio, opts);
     this.flows = new FlowProducer(opts);
     this.submitTarget = {
       redis,
@@ -45,7 +48,7 @@ export class Queues implements OnApplicationShutdown {
   }
 
   all(): Queue[] {
-    return [this.conversions, this.batches, this.webhooks];
+    return [this.conversions, this.batches, this.webhooks, this.studio];
   }
 
   /** Queues first, then the connection they share (BullMQ leaves a shared connection open). */

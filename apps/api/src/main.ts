@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { ConfigError, configSecrets, errorText, loadConfig, redactedConfig, type AppConfig } from '@vid2live/config';
 import { ADMIN_BASE_PATH, mountQueueDashboard } from './admin';
 import { AppModule } from './app.module';
+import { mountStudio } from './studio/studio.routes';
 
 /** Literal secrets of the loaded config, scrubbed from the last-resort error output below. */
 let secrets: string[] = [];
@@ -50,6 +51,7 @@ async function bootstrap(): Promise<void> {
   );
   SwaggerModule.setup('docs', app, document);
   await mountQueueDashboard(app);
+  await mountStudio(app);
 
   await app.listen(config.PORT, '0.0.0.0');
   log.log(`listening on :${config.PORT}`);

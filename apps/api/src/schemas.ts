@@ -35,6 +35,8 @@ export const optionsSchema = z.strictObject({
   keyFrame: z.union([z.number().min(0), z.literal('auto')]).optional(),
   still: z.enum(['jpeg', 'heic']).optional(),
   motionPhoto: z.boolean().optional(),
+  /** the MOV's video codec: 'h264' (default) or 'hevc' (smaller; what iPhones record) */
+  codec: z.enum(['h264', 'hevc']).optional(),
   /** 'wallpaper': the lock-screen Live Wallpaper profile (1080×1920, 60 fps, HEIC; docs/wallpaper.md; not verified on a device) */
   profile: z.enum(['standard', 'wallpaper']).optional(),
 });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
@@ -8,8 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { discoverSources, VIDEO_EXTENSIONS } from '../../cli/src/discover';
 import { convertToLivePhoto } from '@vid2live/livephoto/convert';
 import { LivePhotoError } from '@vid2live/errors';
-import { PVT_METADATA_FILE, writePvtMetadata } from '@vid2live/livephoto/pvt';
-import { runFfmpeg } from '@vid2live/media/ffmpeg';
+import { writeShareFiles, type ShareFiles } from '@vid2live/livephoto/share';
 import {
   analyseMoment,
   extractPreviewFrame,
@@ -21,9 +20,9 @@ import {
   type ThumbnailStrip,
 } from '@vid2live/livephoto/preview';
 import type { ConvertOptions, SourceInfo } from '@vid2live/livephoto/types';
-import { readJson, sendError, sendFile, sendJson, StudioError } from './http';
+import { readJson, sendError, sendFile, sendJson, StudioError } from '@vid2live/studio/http';
+import { conversionOptionsOf, livePhotosKitPath, safeName, stemOf, studioWebRoot, WEB_FILE } from '@vid2live/studio/page';
 import { Limiter } from './limiter';
-import { writeStoredZip } from './zip';
 
 export interface StudioServerOptions {
   /** a folder whose videos are listed (recursively); none: uploads only */
@@ -67,68 +66,12 @@ interface Conversion {
   files: Map<string, string>;
 }
 
-/** The directory of the page (index.html, studio.js, studio.css), from the sources or from dist/. */
-export function studioWebRoot(): string {
-  const candidates = [path.resolve(__dirname, '../web'), path.resolve(__dirname, '../../../../apps/studio/web')];
-  const found = candidates.find((d) => existsSync(path.join(d, 'index.html')));
-  if (!found) throw new Error(`the studio page is missing (looked in ${candidates.join(', ')})`);
-  return found;
-}
-
-const WEB_FILE = /^[a-z0-9-]+\.(html|js|css|svg|png)$/;
 const ID = /^[a-z0-9]{8,40}$/;
 const MAX_CONVERSIONS_KEPT = 200;
 /** conversions queued or running at once; more are refused with 429 (each one is an ffmpeg run) */
 const MAX_CONVERSIONS_PENDING = 20;
 /** a folder is rescanned at most this often (any request may ask for it) */
 const RESCAN_INTERVAL_MS = 2_000;
-
-/** A file name as the user may see it: no folders, no control characters, at most 120 characters. */
-function safeName(name: string): string {
-  let base = path.basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f/]/g, '').trim();
-  if (base === '' || base === '.' || base === '..') base = 'video';
-  // file systems count bytes (255 at most), not characters: keep the end, where the extension is
-  while (Buffer.byteLength(base, 'utf8') > 200) base = base.slice(1);
-  return base;
-}
-
-function stemOf(name: string): string {
-  const stem = path.basename(name, path.extname(name)).replace(/[^\p{L}\p{N}_.-]+/gu, '_').replace(/^\.+/, '');
-  return stem || 'LivePhoto';
-}
-
-function optionalNumber(v: unknown, field: string): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new StudioError(400, 'INVALID_OPTIONS', `${field} must be a number of seconds`);
-  return v;
-}
-
-/** The conversion options a page may send, checked; the engine checks the ranges against the source. */
-export function conversionOptionsOf(body: unknown): ConvertOptions {
-  if (!body || typeof body !== 'object') throw new StudioError(400, 'INVALID_OPTIONS', 'send a JSON object');
-  const b = body as Record<string, unknown>;
-  const still = b.still ?? 'jpeg';
-  const codec = b.codec ?? 'h264';
-  if (still !== 'jpeg' && still !== 'heic') throw new StudioError(400, 'INVALID_OPTIONS', 'still must be "jpeg" or "heic"');
-  if (codec !== 'h264' && codec !== 'hevc') throw new StudioError(400, 'INVALID_OPTIONS', 'codec must be "h264" or "hevc"');
-  if (b.motionPhoto !== undefined && typeof b.motionPhoto !== 'boolean') throw new StudioError(400, 'INVALID_OPTIONS', 'motionPhoto must be true or false');
-  const profile = b.profile ?? 'standard';
-  if (profile !== 'standard' && profile !== 'wallpaper') throw new StudioError(400, 'INVALID_OPTIONS', 'profile must be "standard" or "wallpaper"');
-  const wallpaper = profile === 'wallpaper';
-  if (wallpaper && still !== 'heic' && b.still !== undefined) {
-    throw new StudioError(400, 'INVALID_OPTIONS', 'the wallpaper profile writes a HEIC still: send still "heic" or leave it out');
-  }
-  return {
-    start: optionalNumber(b.start, 'start'),
-    duration: optionalNumber(b.duration, 'duration'),
-    keyFrame: optionalNumber(b.keyFrame, 'keyFrame'),
-    // the wallpaper profile always writes HEIC (docs/wallpaper.md)
-    still: wallpaper ? 'heic' : still,
-    codec,
-    motionPhoto: b.motionPhoto === true,
-    ...(wallpaper ? { profile: 'wallpaper' as const } : {}),
-  };
-}
 
 /**
  * `vid2live studio`: the page and its HTTP surface (docs/studio.md) on the embedded engine, on 127.0.0.1 only.
@@ -140,7 +83,7 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
   const workDir = opts.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'vid2live-studio-')));
   const maxUploadBytes = opts.maxUploadBytes ?? 2 * 1024 ** 3;
   const webRoot = studioWebRoot();
-  const kitPath = require.resolve('livephotoskit/livephotoskit.js');
+  const kitPath = livePhotosKitPath();
   const videos = new Map<string, Video>();
   const conversions = new Map<string, Conversion>();
   // ffmpeg uses every core: one conversion or analysis at a time, a couple of frame previews beside it
@@ -269,35 +212,11 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
         const still = path.basename(r.stillPath);
         const movie = path.basename(r.moviePath);
         c.files.set(still, r.stillPath).set(movie, r.moviePath);
-        let preview = movie;
-        if (options.codec === 'hevc') {
-          preview = `${stem}.preview.MOV`;
-          await makeH264PreviewMovie(r.moviePath, path.join(dir, preview), { signal });
-          c.files.set(preview, path.join(dir, preview));
-        }
-        const zip = `${stem}.zip`;
-        await writeStoredZip(path.join(dir, zip), [
-          { name: still, path: r.stillPath },
-          { name: movie, path: r.moviePath },
-        ]);
-        c.files.set(zip, path.join(dir, zip));
-        // The same pair as a NAME.pvt/ package (makelive's layout: still + MOV + metadata.plist), zipped.
-        const pvt = `${stem}.pvt.zip`;
-        const plist = await writePvtMetadata(dir);
-        await writeStoredZip(path.join(dir, pvt), [
-          { name: `${stem}.pvt/${still}`, path: r.stillPath },
-          { name: `${stem}.pvt/${movie}`, path: r.moviePath },
-          { name: `${stem}.pvt/${PVT_METADATA_FILE}`, path: plist },
-        ]);
-        c.files.set(pvt, path.join(dir, pvt));
-        const files: Record<string, string> = { still, video: movie, preview, zip, pvt };
-        if (r.profile === 'wallpaper') {
-          // The page cannot draw HEIC and the source frame is not the 9:16 crop: the MOV's own frame at the key
-          // photo's time, as a JPEG, is what LivePhotosKit shows before playing.
-          files.stillPreview = `${stem}.still-preview.jpg`;
-          const out = path.join(dir, files.stillPreview);
-          await runFfmpeg(['-ss', r.stillTime.toFixed(6), '-i', r.moviePath, '-frames:v', '1', '-q:v', '3', '-y', out], { subject: movie });
-          c.files.set(files.stillPreview, out);
+        const share = await writeShareFiles(r, dir, stem, { codec: options.codec, signal });
+        const files: Record<string, string> = { still, video: movie, preview: movie };
+        for (const [role, file] of Object.entries(share) as Array<[keyof ShareFiles, string]>) {
+          files[role] = path.basename(file);
+          c.files.set(files[role], file);
         }
         if (r.motionPhotoPath) {
           files.motionPhoto = path.basename(r.motionPhotoPath);

@@ -8,23 +8,31 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch api/PATH and read its JSON answer (null when empty or not JSON). */
+/**
+ * fetch api/PATH and read its JSON answer (null when empty or not JSON). A `202 { pending: true }` (the service
+ * backend's workers are still making it) is asked again after Retry-After seconds, for at most ~10 minutes.
+ */
 export async function api(path, init) {
-  let res;
-  try {
-    res = await fetch(`api/${path}`, init);
-  } catch {
-    throw new ApiError('NETWORK_ERROR', 'could not reach the studio server; is it still running?');
+  for (let attempt = 0; ; attempt++) {
+    let res;
+    try {
+      res = await fetch(`api/${path}`, init);
+    } catch {
+      throw new ApiError('NETWORK_ERROR', 'could not reach the studio server; is it still running?');
+    }
+    const text = await res.text();
+    let body = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
+    if (!res.ok) throw errorOf(res.status, res.statusText, body);
+    if (res.status !== 202 || !body?.pending) return body;
+    if (attempt >= 600) throw new ApiError('TIMEOUT', 'the service has not finished after 10 minutes; try again later');
+    const wait = Math.min(5, Math.max(0.2, Number(res.headers.get('retry-after')) || 1));
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
   }
-  const text = await res.text();
-  let body = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    /* not JSON */
-  }
-  if (!res.ok) throw errorOf(res.status, res.statusText, body);
-  return body;
 }
 
 function errorOf(status, statusText, body) {
@@ -33,15 +41,36 @@ function errorOf(status, statusText, body) {
   return new ApiError(`HTTP_${status}`, `the server answered ${status}${statusText ? ` ${statusText}` : ''}`);
 }
 
-/** POST api/videos?name=NAME with the file's raw bytes (XHR, for upload progress); resolves to { id, name, size }. */
-export function uploadFile(file, onProgress) {
+/**
+ * Uploads a video; resolves to { id, name, size }. Local backend (`info.upload` absent): POST api/videos?name=NAME
+ * with the raw bytes. Service backend (`info.upload === 'presigned'`): POST api/videos { name, size } gives a
+ * presigned PUT into object storage; the bytes go there directly, then POST api/videos/:id/uploaded.
+ */
+export async function uploadFile(file, onProgress, info) {
+  if (info?.upload !== 'presigned') return send('POST', `api/videos?name=${encodeURIComponent(file.name)}`, { 'Content-Type': 'application/octet-stream' }, file, onProgress);
+  const created = await api('videos', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: file.name, size: file.size }),
+  });
+  await send(created.upload.method ?? 'PUT', created.upload.url, created.upload.headers ?? {}, file, onProgress, true);
+  return api(`videos/${encodeURIComponent(created.id)}/uploaded`, { method: 'POST' });
+}
+
+/** XHR (for upload progress); `storage`: the answer is object storage's (XML), not the studio's JSON */
+function send(method, url, headers, file, onProgress, storage = false) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', `api/videos?name=${encodeURIComponent(file.name)}`);
-    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    xhr.open(method, url);
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
     xhr.upload.onprogress = (ev) => ev.lengthComputable && onProgress(ev.loaded / ev.total);
     xhr.onerror = () => reject(new ApiError('NETWORK_ERROR', 'the upload was interrupted; is the studio server still running?'));
     xhr.onload = () => {
+      if (storage) {
+        if (xhr.status >= 200 && xhr.status < 300) return resolve(null);
+        const code = /<Code>([^<]{1,64})<\/Code>/.exec(xhr.responseText ?? '')?.[1];
+        return reject(new ApiError('UPLOAD_FAILED', `object storage refused the upload (HTTP ${xhr.status}${code ? ` ${code}` : ''})`));
+      }
       let body = null;
       try {
         body = JSON.parse(xhr.responseText);

@@ -88,10 +88,35 @@ async function loadInfo() {
     state.info = null; // the page works without it
   }
   const i = state.info;
-  $('#mode').textContent = !i ? '' : i.mode === 'local' ? `Local studio${i.folder ? ` · folder ${i.folder}` : ''}` : 'vid2live service';
+  $('#mode').textContent = !i ? '' : i.mode === 'local' ? `Local studio${i.folder ? ` · folder ${i.folder}` : ''}` : `vid2live service${i.signedIn ? '' : ' · not signed in'}`;
+  // the service backend needs the tenant's API key once; the local one never does
+  const signIn = i?.mode === 'service' && !i.signedIn;
+  $('#signin').hidden = !signIn;
+  $('#open').hidden = signIn;
+  $('#signout').hidden = !(i?.mode === 'service' && i.signedIn);
 }
 
+$('#signin-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  clearError();
+  const key = $('#api-key').value.trim();
+  try {
+    await api('session', { method: 'POST', headers: { Authorization: `Bearer ${key}` } });
+    $('#api-key').value = '';
+    await loadInfo();
+    await loadVideos();
+  } catch (err) {
+    showError('Signing in', err);
+  }
+});
+
+$('#signout').addEventListener('click', async () => {
+  await api('session', { method: 'DELETE' }).catch(() => undefined);
+  location.reload();
+});
+
 async function loadVideos() {
+  if (state.info?.mode === 'service' && !state.info.signedIn) return;
   try {
     state.videos = (await api('videos'))?.videos ?? [];
   } catch (err) {
@@ -136,7 +161,7 @@ async function upload(file) {
   $('#upload-text').textContent = `Uploading ${file.name}…`;
   bar.value = 0;
   try {
-    const video = await uploadFile(file, (f) => (bar.value = f));
+    const video = await uploadFile(file, (f) => (bar.value = f), state.info);
     state.busy = '';
     $('#upload').hidden = true;
     if (!state.videos.some((v) => v.id === video.id)) state.videos.push(video);

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { ConversionJobData } from '@vid2live/jobs';
 import { convertToLivePhoto } from '@vid2live/livephoto';
+import { writeShareFiles, type ShareFiles } from '@vid2live/livephoto/share';
 import { createMediaTools } from '@vid2live/media';
 import { contentIdentifierFor, localName, outputBaseName } from './conversion-names';
 import type { ProgressWriter } from './conversion-progress';
@@ -8,19 +9,27 @@ import type { ProgressWriter } from './conversion-progress';
 /** ffprobe/ffmpeg/heif-enc for the engine (its MediaTools port): the real processes of libs/media. */
 const media = createMediaTools();
 
-export type EngineResult = Awaited<ReturnType<typeof convertToLivePhoto>>;
+export type EngineResult = Awaited<ReturnType<typeof convertToLivePhoto>> & { share?: ShareFiles };
 
-/** The engine on an opened source: the pair (and Motion Photo) written under `<tmp>/out`, named for the job. */
-export function runEngine(data: ConversionJobData, input: string, tmp: string, signal: AbortSignal, progress: ProgressWriter): Promise<EngineResult> {
-  return convertToLivePhoto(
+/**
+ * The engine on an opened source: the pair (and Motion Photo) written under `<tmp>/out`, named for the job; a
+ * studio conversion (`share`) also gets the share files (zip, .pvt zip, browser previews) beside it.
+ */
+export async function runEngine(data: ConversionJobData, input: string, tmp: string, signal: AbortSignal, progress: ProgressWriter): Promise<EngineResult> {
+  const outputDir = path.join(tmp, 'out');
+  const baseName = localName(outputBaseName(data));
+  const result = await convertToLivePhoto(
     {
       source: input,
-      outputDir: path.join(tmp, 'out'),
-      baseName: localName(outputBaseName(data)),
+      outputDir,
+      baseName,
       options: data.options,
       contentIdentifier: contentIdentifierFor(data.conversionId),
       workDir: tmp,
     },
     { signal, onProgress: (p) => progress.report(p), media },
   );
+  if (!data.share) return result;
+  const share = await writeShareFiles(result, outputDir, baseName, { codec: data.options.codec, signal, media });
+  return { ...result, share };
 }

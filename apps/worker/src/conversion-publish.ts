@@ -12,13 +12,18 @@ import type { ProgressWriter } from './conversion-progress';
 
 export type PublishedResult = NonNullable<ConversionRecord['result']>;
 
-type Role = 'video' | 'still' | 'motionPhoto';
+type ShareRole = keyof NonNullable<PublishedResult['share']>;
+type Role = 'video' | 'still' | 'motionPhoto' | `share.${ShareRole}`;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.JPG': 'image/jpeg',
   '.HEIC': 'image/heic',
   '.MOV': 'video/quicktime',
   '.MP.jpg': 'image/jpeg',
+  '.zip': 'application/zip',
+  '.pvt.zip': 'application/zip',
+  '.preview.MOV': 'video/quicktime',
+  '.still-preview.jpg': 'image/jpeg',
 };
 
 /**
@@ -51,6 +56,7 @@ export class OutputPublisher {
       [result.moviePath, 'video'],
       [result.stillPath, 'still'],
       ...(result.motionPhotoPath ? [[result.motionPhotoPath, 'motionPhoto'] as [string, 'motionPhoto']] : []),
+      ...Object.entries(result.share ?? {}).map(([role, file]) => [file, `share.${role}`] as [string, Role]),
     ];
     const sizes = await Promise.all(files.map(([f]) => fs.stat(f).then((s) => s.size)));
     const total = sizes.reduce((a, b) => a + b, 0) || 1;
@@ -92,6 +98,10 @@ export class OutputPublisher {
     progress.report({ stage: 'upload', percent: 100 });
     progress.endStage();
 
+    const share: NonNullable<PublishedResult['share']> = {};
+    for (const [role, ref] of Object.entries(refs)) {
+      if (role.startsWith('share.')) share[role.slice('share.'.length) as ShareRole] = ref;
+    }
     return {
       contentIdentifier: result.contentIdentifier,
       stillTime: result.stillTime,
@@ -99,12 +109,17 @@ export class OutputPublisher {
       video: refs.video!,
       ...(refs.motionPhoto ? { motionPhoto: refs.motionPhoto } : {}),
       warnings: result.warnings,
+      clip: result.clip,
+      width: result.width,
+      height: result.height,
+      reasons: result.reasons,
+      ...(Object.keys(share).length ? { share } : {}),
     };
   }
 
   /** Removes a published pair again (a cancel accepted after the uploads). Best effort: logged, never thrown. */
   async unpublish(result: PublishedResult): Promise<void> {
-    const refs = [result.still, result.video, ...(result.motionPhoto ? [result.motionPhoto] : [])];
+    const refs = [result.still, result.video, ...(result.motionPhoto ? [result.motionPhoto] : []), ...Object.values(result.share ?? {})];
     await Promise.all(
       refs.map((r) =>
         this.storage.deleteObject(r.bucket, r.key).catch((e) => this.log.warn(`removing s3://${r.bucket}/${r.key}: ${(e as Error).message}`)),

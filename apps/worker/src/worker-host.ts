@@ -12,6 +12,7 @@ import { classifyError } from './errors';
 import { WorkerQueues } from './queues';
 import { RecordStore } from './record-store';
 import { RunningConversions } from './running-conversions';
+import { StudioProcessor } from './studio.processor';
 import { reapStaleTempDirs } from './temp-dirs';
 import { APP_CONFIG } from './tokens';
 import { WebhookEvents } from './webhook-events';
@@ -47,6 +48,7 @@ export class WorkerHost {
     private readonly queues: WorkerQueues,
     private readonly records: RecordStore,
     private readonly events: WebhookEvents,
+    private readonly studio: StudioProcessor,
   ) {}
 
   get conversionWorker(): Worker | undefined {
@@ -118,7 +120,16 @@ export class WorkerHost {
     // idempotent completion once more so the event is emitted.
     batches.on('failed', (job) => void this.onBatchFailed(job));
 
-    this.workers = [conversions, batches, webhooks];
+    // The studio's previews: short jobs a person waits for (one at a time per worker: its source cache is in use).
+    const studio = new Worker(QUEUES.studio, (job) => this.studio.process(job), {
+      ...base,
+      concurrency: 1,
+      lockDuration: 120_000,
+      stalledInterval,
+      maxStalledCount: 1,
+    });
+
+    this.workers = [conversions, batches, webhooks, studio];
     // BullMQ's own connections (the blocking one is a duplicate, without our client's listener) report here.
     for (const w of this.workers) watchRedisErrors(w, (m) => this.log.error(m), w.name, secrets);
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));

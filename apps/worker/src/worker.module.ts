@@ -8,6 +8,7 @@ import { CancelListener } from './cancel-listener';
 import { ConversionProcessor } from './conversion.processor';
 import { RecordStore } from './record-store';
 import { RunningConversions } from './running-conversions';
+import { StudioProcessor } from './studio.processor';
 import { WorkerQueues } from './queues';
 import { APP_CONFIG, REDIS, STORAGE } from './tokens';
 import { WebhookEvents } from './webhook-events';
@@ -55,6 +56,7 @@ export class WorkerModule {
         ConversionProcessor,
         BatchProcessor,
         WebhookProcessor,
+        StudioProcessor,
         CancelListener,
         WorkerHost,
         ConnectionsCloser,

@@ -131,6 +131,16 @@ const schema = z.object({
   CONVERSION_OUTAGE_BACKOFF_MAX_MS: positiveInt.default(300_000),
   /** presigned GET URLs in results live this long */
   PRESIGN_EXPIRES_SECONDS: positiveInt.default(3600),
+  /** the studio (`/studio`): largest video a tenant may upload (bytes) */
+  STUDIO_MAX_UPLOAD_BYTES: positiveInt.default(2 * 1024 ** 3),
+  /** the studio's sign-in (an HttpOnly cookie standing for the tenant's API key) lasts this long */
+  STUDIO_SESSION_SECONDS: positiveInt.default(8 * 3600),
+  /**
+   * The S3 endpoint as browsers reach it, for the studio's presigned uploads (e.g. http://localhost:9000 when
+   * the services reach MinIO as http://minio:9000); default S3_ENDPOINT. The bucket needs a CORS rule allowing
+   * PUT from the API's origin (infra/README.md).
+   */
+  S3_PUBLIC_ENDPOINT: z.string().url().optional(),
   /** conversion/batch records (what GET returns) are kept this long in Redis, like BullMQ's removeOnFail age */
   RECORD_TTL_SECONDS: positiveInt.default(30 * 24 * 3600),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('vid2live'),

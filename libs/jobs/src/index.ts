@@ -9,6 +9,8 @@ export const QUEUES = {
   conversions: 'conversions',
   batches: 'batches',
   webhooks: 'webhooks',
+  /** the studio's previews (analysis, frames) of an uploaded video: short jobs, answered while a person waits */
+  studio: 'studio',
 } as const;
 
 export type S3Source = { bucket: string; key: string };
@@ -22,7 +24,7 @@ export interface OutputTarget {
 export type ConversionStatus = 'queued' | 'active' | 'completed' | 'failed' | 'canceled';
 
 /** Options accepted over HTTP (`keyFrame` may be "auto"). Same shape as the engine's. */
-export type ConversionOptions = Pick<ConvertOptions, 'start' | 'duration' | 'keyFrame' | 'still' | 'motionPhoto' | 'profile'>;
+export type ConversionOptions = Pick<ConvertOptions, 'start' | 'duration' | 'keyFrame' | 'still' | 'motionPhoto' | 'profile' | 'codec'>;
 
 export interface ConversionJobData {
   conversionId: string;
@@ -37,7 +39,27 @@ export interface ConversionJobData {
    * Default: the source's base name without its extension.
    */
   outputBaseName?: string;
+  /** also write the share files (zip, .pvt zip, browser previews): a studio conversion */
+  share?: boolean;
 }
+
+/**
+ * The studio's preview work for an uploaded video (apps/api/src/studio → apps/worker/src/studio.processor.ts): its
+ * analysis (the engine's curves and suggestion + a thumbnail strip + an H.264 playback proxy) or one frame as the
+ * still would show it. Results go to object storage under `dir` (the video's folder in the tenant's studio area).
+ */
+export interface StudioJobBase {
+  tenant: string;
+  videoId: string;
+  source: S3Source;
+  /** `<studio prefix>videos/<id>/`: where the previews are written, in `source.bucket` */
+  dir: string;
+}
+export type StudioJobData = (StudioJobBase & { kind: 'analyse' }) | (StudioJobBase & { kind: 'frame'; t: number; width: number; key: string });
+/** A bad input is an answer, not a failed job (nothing to retry): the page shows the code and message. */
+export type StudioJobResult = { ok: true } | { ok: false; error: { code: string; message: string } };
+/** The files an analysis job writes under `dir`. */
+export const STUDIO_FILES = { analysis: 'analysis.json', info: 'source-info.json', thumbnails: 'thumbnails.jpg', proxy: 'preview.mp4' } as const;
 
 /** Parent job of a BullMQ flow; it completes when every child conversion has ended. */
 export interface BatchJobData {

@@ -17,6 +17,11 @@ export interface ConversionRequest {
   output: OutputTarget;
   options?: ConversionOptions;
   webhook?: { url: string };
+  /**
+   * Also write the share files beside the pair (NAME.zip, NAME.pvt.zip and the browser previews of
+   * libs/livephoto/src/share): set by the studio (`/studio`), never by a `/v1` request body.
+   */
+  share?: boolean;
 }
 
 export interface ConversionRecord {
@@ -40,6 +45,13 @@ export interface ConversionRecord {
     video: ObjectRef;
     motionPhoto?: ObjectRef;
     warnings: PlanWarning[];
+    /** the clip's place in the source, seconds (absent in records written before it was kept) */
+    clip?: { start: number; duration: number };
+    width?: number;
+    height?: number;
+    reasons?: string[];
+    /** the share files of a `share` conversion (libs/livephoto/src/share), by role */
+    share?: Partial<Record<'zip' | 'pvt' | 'preview' | 'stillPreview', ObjectRef>>;
   };
   error?: { code: string; message: string };
   /** the last transient failure, kept while the job waits for its retry (lifecycle `requeue`) */

@@ -64,7 +64,7 @@ export function newConversionRecord(
 
 /** The payload of a conversion's job, derived from its record (the two never disagree). */
 export function conversionJobData(record: ConversionRecord): ConversionJobData {
-  const { source, output, options, webhook } = record.request;
+  const { source, output, options, webhook, share } = record.request;
   return {
     conversionId: record.id,
     tenant: record.tenant,
@@ -74,6 +74,7 @@ export function conversionJobData(record: ConversionRecord): ConversionJobData {
     ...(webhook ? { webhook } : {}),
     ...(record.batchId ? { batchId: record.batchId } : {}),
     ...(record.outputBaseName ? { outputBaseName: record.outputBaseName } : {}),
+    ...(share ? { share: true } : {}),
   };
 }
 

@@ -190,6 +190,37 @@ export class S3Storage implements ObjectStorage {
     };
   }
 
+  /**
+   * A URL a browser can PUT one object to until it expires (the studio's uploads): the request must carry exactly
+   * `contentType` as its Content-Type (it is signed).
+   */
+  presignPut(bucket: string, key: string, expiresSec: number, contentType: string): Promise<string> {
+    return getSignedUrl(this.client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { expiresIn: expiresSec });
+  }
+
+  /**
+   * An object's body (or bytes `start`–`end` of it) as a stream, with what an HTTP answer needs: null when the
+   * object does not exist.
+   */
+  async openObject(
+    bucket: string,
+    key: string,
+    range?: { start: number; end: number },
+  ): Promise<{ body: Readable; length: number; size: number; contentType?: string } | null> {
+    this.stats.requests++;
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
+      );
+      const length = r.ContentLength ?? 0;
+      const total = /\/(\d+)$/.exec(r.ContentRange ?? '');
+      return { body: r.Body as Readable, length, size: total ? Number(total[1]) : length, contentType: r.ContentType };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw mapStorageError(e, `get s3://${bucket}/${key}`);
+    }
+  }
+
   presignGet(bucket: string, key: string, expiresSec: number): Promise<string> {
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: expiresSec });
   }

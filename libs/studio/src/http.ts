@@ -36,7 +36,8 @@ export function contentTypeOf(file: string): string {
 }
 
 /** Headers every answer carries: the page is its own origin, nothing is framed, types are not sniffed. */
-export function baseHeaders(): Record<string, string> {
+export function baseHeaders(opts: { connectSrc?: string[] } = {}): Record<string, string> {
+  const connect = ["'self'", 'blob:', ...(opts.connectSrc ?? [])].join(' ');
   return {
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
@@ -45,7 +46,7 @@ export function baseHeaders(): Record<string, string> {
     // only the studio's own files: no inline script, no other origin, no plugin, never framed
     'content-security-policy':
       "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; media-src 'self' blob:; " +
-      "worker-src 'self' blob:; connect-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+      `worker-src 'self' blob:; connect-src ${connect}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
   };
 }
 
@@ -99,39 +100,58 @@ export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise
  * Sends a file, honouring a single `Range: bytes=a-b` (a `<video>` element seeks with them; Safari insists).
  * `download` sets Content-Disposition: attachment with that file name.
  */
-export async function sendFile(req: IncomingMessage, res: ServerResponse, file: string, opts: { download?: string; type?: string } = {}): Promise<void> {
+export async function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: string,
+  opts: { download?: string; type?: string; headers?: Record<string, string> } = {},
+): Promise<void> {
   const st = await fs.stat(file).catch(() => undefined);
   if (!st?.isFile()) throw new StudioError(404, 'NOT_FOUND', `${path.basename(file)} is not here`);
   const headers: Record<string, string> = {
     ...baseHeaders(),
     'content-type': opts.type ?? contentTypeOf(file),
     'accept-ranges': 'bytes',
+    ...opts.headers,
   };
-  if (opts.download) headers['content-disposition'] = `attachment; filename="${opts.download.replace(/[^\w.() -]/g, '_')}"`;
-  let start = 0;
-  let end = st.size - 1;
-  let status = 200;
-  const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? '').trim());
-  if (range && st.size > 0 && (range[1] !== '' || range[2] !== '')) {
-    if (range[1] === '') {
-      start = Math.max(0, st.size - Number(range[2]));
-    } else {
-      start = Number(range[1]);
-      if (range[2] !== '') end = Math.min(end, Number(range[2]));
-    }
-    if (start > end || start >= st.size) {
-      res.writeHead(416, { ...headers, 'content-range': `bytes */${st.size}` });
-      res.end();
-      return;
-    }
-    status = 206;
-    headers['content-range'] = `bytes ${start}-${end}/${st.size}`;
+  if (opts.download) headers['content-disposition'] = attachment(opts.download);
+  const r = byteRange(req.headers.range, st.size);
+  if (r === 'unsatisfiable') {
+    res.writeHead(416, { ...headers, 'content-range': `bytes */${st.size}` });
+    res.end();
+    return;
   }
+  const { start, end } = r ?? { start: 0, end: st.size - 1 };
+  if (r) headers['content-range'] = `bytes ${start}-${end}/${st.size}`;
   headers['content-length'] = String(st.size === 0 ? 0 : end - start + 1);
-  res.writeHead(status, headers);
+  res.writeHead(r ? 206 : 200, headers);
   if (req.method === 'HEAD' || st.size === 0) {
     res.end();
     return;
   }
   await pipeline(createReadStream(file, { start, end }), res).catch(() => res.destroy());
+}
+
+/** `Content-Disposition: attachment` with a file name that needs no quoting rules. */
+export function attachment(name: string): string {
+  return `attachment; filename="${name.replace(/[^\w.() -]/g, '_')}"`;
+}
+
+/**
+ * The one `Range: bytes=a-b` | `bytes=a-` | `bytes=-n` of a request, for an object of `size` bytes: undefined when
+ * there is none (or it is of another form: the whole object is sent), `unsatisfiable` for a 416.
+ */
+export function byteRange(header: string | string[] | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const range = /^bytes=(\d*)-(\d*)$/.exec(String(header ?? '').trim());
+  if (!range || size <= 0 || (range[1] === '' && range[2] === '')) return undefined;
+  let start: number;
+  let end = size - 1;
+  if (range[1] === '') {
+    start = Math.max(0, size - Number(range[2]));
+  } else {
+    start = Number(range[1]);
+    if (range[2] !== '') end = Math.min(end, Number(range[2]));
+  }
+  if (start > end || start >= size) return 'unsatisfiable';
+  return { start, end };
 }
