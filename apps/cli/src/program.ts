@@ -3,6 +3,7 @@ import { describeMediaBinaries } from '@vid2live/media';
 import { isLivePhotoError, isPvtPath, MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, type ConvertOptions } from '@vid2live/livephoto';
 import { describeSummary, failedRunSummary, runConvert } from './convert-command';
 import { describeReport, runInspect } from './inspect-command';
+import { runMotionPhoto } from './motion-photo-command';
 import { runSubmit } from './submit-command';
 import { startStudioServer } from '../../studio/src/local-server';
 
@@ -112,6 +113,24 @@ export function buildProgram(): Command {
       }
       if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else for (const line of describeSummary(summary)) process.stdout.write(line + '\n');
+      process.exitCode = summary.failed > 0 || controller.signal.aborted ? 1 : 0;
+    });
+
+  program
+    .command('motion-photo')
+    .description('turn Live Photo pairs (NAME.JPG + NAME.MOV side by side, in files or folders) into Google Motion Photos NAME.MP.jpg (iPhone → Android)')
+    .argument('<inputs...>', 'pair files or folders (recursively; pairs are matched by folder and name)')
+    .requiredOption('-o, --output <dir>', 'output folder (sub-folders kept)')
+    .option('--json', 'print a JSON summary on stdout instead of text', false)
+    .action(async (inputs: string[], o) => {
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      const summary = await runMotionPhoto(inputs, { output: o.output, signal: controller.signal }, (line) => process.stderr.write(line + '\n'));
+      if (o.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      else {
+        process.stdout.write(`${summary.done} Motion Photo(s) written, ${summary.failed} failed, ${summary.unpaired.length} file(s) without their other half\n`);
+        for (const f of summary.unpaired) process.stdout.write(`  unpaired: ${f}\n`);
+      }
       process.exitCode = summary.failed > 0 || controller.signal.aborted ? 1 : 0;
     });
 

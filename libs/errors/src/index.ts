@@ -15,6 +15,7 @@ export const LIVE_PHOTO_ERROR_CODES = {
   INPUT_ZERO_DURATION: 'the source video has no frames / zero duration',
   INPUT_UNSUPPORTED: 'the source is a video vid2live cannot convert faithfully (e.g. Dolby Vision without a compatible base layer)',
   CLIP_TOO_SHORT: 'the source is too short to make a Live Photo from',
+  PAIR_MISMATCH: 'the still and the movie carry different content identifiers: they are not one Live Photo',
   INVALID_OPTIONS: 'the conversion options are invalid',
   INVALID_CONTAINER: 'a file is not a well-formed QuickTime/JPEG/HEIF container',
   // Environment / processing problems: retried with backoff.
@@ -45,6 +46,7 @@ export const FINAL_ERROR_CODES: ReadonlySet<LivePhotoErrorCode> = new Set<LivePh
   'INPUT_ZERO_DURATION',
   'INPUT_UNSUPPORTED',
   'CLIP_TOO_SHORT',
+  'PAIR_MISMATCH',
   'INVALID_OPTIONS',
   'INVALID_CONTAINER',
   'CANCELED',

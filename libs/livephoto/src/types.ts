@@ -90,7 +90,9 @@ export interface PlanWarning {
     /** an HDR (PQ/HLG/Dolby Vision) source was tone mapped to SDR */
     | 'HDR_TONE_MAPPED'
     /** the capture time is written in UTC: the source has no zone and no GPS position to derive one */
-    | 'CAPTURE_TIME_UTC';
+    | 'CAPTURE_TIME_UTC'
+    /** a Live Photo pair turned into a Motion Photo had no still-image time: no key frame is marked */
+    | 'STILL_TIME_UNKNOWN';
   message: string;
 }
 

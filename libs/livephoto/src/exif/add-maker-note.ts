@@ -9,7 +9,8 @@ export const MAX_EXIF_TIFF_BYTES = MAX_APP_PAYLOAD - EXIF_APP1_IDENTIFIER.length
 const ENTRY = 12;
 
 /**
- * A camera's own Exif block with `makerNote` set as its Exif IFD's MakerNote (0x927C), everything else kept
+ * A camera's own Exif block with `makerNote` set as its Exif IFD's MakerNote (0x927C) — or, for `null`, with its
+ * MakerNote removed — everything else kept
  * byte for byte: the original TIFF is left in place and only grows at its end. A new Exif IFD — the original
  * entries' 12-byte records copied unchanged (their value offsets still point into the untouched original),
  * minus any old MakerNote, plus the new one — and the MakerNote blob are appended, and IFD0's ExifIFDPointer is
@@ -19,7 +20,7 @@ const ENTRY = 12;
  *
  * METADATA_WRITE_FAILED when the result would not fit one APP1 segment; INVALID_CONTAINER for a damaged TIFF.
  */
-export function setExifMakerNote(tiff: Buffer, makerNote: Buffer): Buffer {
+export function setExifMakerNote(tiff: Buffer, makerNote: Buffer | null): Buffer {
   if (tiff.length < 8) throw new LivePhotoError('INVALID_CONTAINER', 'TIFF block is shorter than its header');
   const order = tiff.toString('latin1', 0, 2);
   if (order !== 'MM' && order !== 'II') throw new LivePhotoError('INVALID_CONTAINER', `TIFF block has an unknown byte order "${order}"`);
@@ -62,11 +63,13 @@ export function setExifMakerNote(tiff: Buffer, makerNote: Buffer): Buffer {
   let end = tiff.length + (tiff.length % 2);
   const newExifAt = end;
   const exifRecords = exifIfd.records.filter((rec) => tagOf(rec) !== ExifTag.MakerNote);
-  const exifLength = 2 + (exifRecords.length + 1) * ENTRY + 4;
+  const note = makerNote ?? Buffer.alloc(0);
+  const exifLength = 2 + (exifRecords.length + (makerNote ? 1 : 0)) * ENTRY + 4;
   const makerNoteAt = newExifAt + exifLength;
-  exifRecords.push(record(ExifTag.MakerNote, TiffType.UNDEFINED, makerNote.length, makerNoteAt));
-  end = makerNoteAt + makerNote.length;
-  const parts: Buffer[] = [encode(exifRecords, exifIfd.next), makerNote];
+  // null: the old MakerNote is dropped and none is added
+  if (makerNote) exifRecords.push(record(ExifTag.MakerNote, TiffType.UNDEFINED, makerNote.length, makerNoteAt));
+  end = makerNoteAt + note.length;
+  const parts: Buffer[] = [encode(exifRecords, exifIfd.next), note];
 
   const head = Buffer.from(tiff);
   if (pointerIndex >= 0) {
@@ -75,7 +78,7 @@ export function setExifMakerNote(tiff: Buffer, makerNote: Buffer): Buffer {
     end += end % 2;
     const newIfd0At = end;
     const ifd0Bytes = encode([...ifd0.records, record(ExifTag.ExifIFDPointer, TiffType.LONG, 1, newExifAt)], ifd0.next);
-    parts.push(Buffer.alloc(newIfd0At - (makerNoteAt + makerNote.length)), ifd0Bytes);
+    parts.push(Buffer.alloc(newIfd0At - (makerNoteAt + note.length)), ifd0Bytes);
     end = newIfd0At + ifd0Bytes.length;
     w32(head, newIfd0At, 4);
   }

@@ -1,0 +1,98 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
+import { runFfmpeg } from '@vid2live/media/ffmpeg';
+import { setExifMakerNote } from '../exif/add-maker-note';
+import { readJpegExif, writeJpegExif } from '../exif/jpeg';
+import { inspectLivePhoto } from '../inspect';
+import { motionPhotoFileName, writeMotionPhoto } from '../motion-photo';
+import type { PlanWarning, StageContext } from '../types';
+import { MAX_MOTION_PHOTO_STILL_BYTES } from './motion-photo-source';
+
+/**
+ * A Live Photo pair (still + MOV) → a Google Motion Photo (the iPhone → Android direction). The still's image data
+ * is kept byte for byte (only its metadata changes: the Motion Photo XMP is added, the Apple MakerNote — whose
+ * ContentIdentifier would make the Motion Photo a second claimant of the pair's MOV — is removed, the rest of the
+ * Exif, GPS included, stays); the MOV's video is re-muxed, not re-encoded, into the MP4 the Motion Photo carries
+ * (audio to AAC, which MP4 needs), and the presentation timestamp is the pair's still-image time.
+ */
+export interface LivePhotoPairRequest {
+  still: string;
+  movie: string;
+  outputDir: string;
+  /** output name without extension: the Motion Photo is `<baseName>.MP.jpg` */
+  baseName: string;
+  /** scratch folder (the MP4 re-mux) */
+  workDir: string;
+}
+
+export interface LivePhotoPairResult {
+  motionPhotoPath: string;
+  /** µs of the video where the still sits; -1 when the pair does not say (then no key frame is marked) */
+  presentationTimestampUs: number;
+  /** the pair's own identifier (not written into the Motion Photo) */
+  sourceContentIdentifier: string | null;
+  warnings: PlanWarning[];
+}
+
+const HEIF_BRANDS = /^(heic|heix|heim|heis|hevc|hevx|mif1|msf1|avif|avis)$/;
+
+export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<StageContext, 'signal'> = {}): Promise<LivePhotoPairResult> {
+  throwIfAborted(ctx.signal);
+  const jpeg = await readJpegStill(req.still);
+  const report = await inspectLivePhoto(req.still, req.movie);
+  // A half that cannot be read fails the pair with that half's own code (a text file named .MOV is not a movie).
+  const unreadable = report.errors.find((e) => e.code === 'MOVIE_UNREADABLE' || e.code === 'STILL_UNREADABLE');
+  if (unreadable) throw new LivePhotoError(unreadable.errorCode ?? 'INVALID_CONTAINER', unreadable.message);
+  const noVideo = report.errors.find((e) => e.code === 'NO_VIDEO_TRACK');
+  if (noVideo) throw new LivePhotoError('INPUT_NO_VIDEO', `${path.basename(req.movie)}: ${noVideo.message}`);
+  const mismatch = report.errors.find((e) => e.code === 'CONTENT_ID_MISMATCH');
+  if (mismatch) throw new LivePhotoError('PAIR_MISMATCH', `${path.basename(req.still)} + ${path.basename(req.movie)}: ${mismatch.message}`);
+  const warnings: PlanWarning[] = [];
+  let presentationTimestampUs = -1;
+  if (report.stillTime !== null && report.stillTime >= 0) {
+    presentationTimestampUs = Math.round(report.stillTime * 1e6);
+  } else {
+    warnings.push({
+      code: 'STILL_TIME_UNKNOWN',
+      message: `${path.basename(req.movie)} has no still-image time: the Motion Photo marks no key frame (-1)`,
+    });
+  }
+
+  // The still: Exif kept minus the Apple MakerNote; the image data untouched.
+  const exif = readJpegExif(jpeg);
+  const still = exif.tiffBytes && exif.tiff?.exif.has(0x927c) ? writeJpegExif(jpeg, setExifMakerNote(exif.tiffBytes, null)) : jpeg;
+
+  // The movie: video stream copied, audio to AAC, into an isom MP4 (what Motion Photo readers accept).
+  await fs.mkdir(req.workDir, { recursive: true });
+  const mp4 = path.join(req.workDir, `${req.baseName.replace(/[^\w.-]/g, '_')}.motion.mp4`);
+  await runFfmpeg(
+    ['-i', req.movie, '-map', '0:v:0', '-map', '0:a:0?', '-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k', '-map_metadata', '-1', '-movflags', '+faststart', '-f', 'mp4', '-y', mp4],
+    { signal: ctx.signal, subject: req.movie },
+  );
+  const motionPhotoPath = path.join(req.outputDir, motionPhotoFileName(req.baseName));
+  await fs.mkdir(path.dirname(motionPhotoPath), { recursive: true });
+  try {
+    await writeMotionPhoto({ jpeg: still, mp4Path: mp4, outputPath: motionPhotoPath, presentationTimestampUs, signal: ctx.signal });
+  } finally {
+    await fs.rm(mp4, { force: true });
+  }
+  return { motionPhotoPath, presentationTimestampUs, sourceContentIdentifier: report.contentIdentifier, warnings };
+}
+
+/** The still as JPEG bytes (bounded); a HEIF still is refused with its own reason (it cannot be decoded here). */
+async function readJpegStill(file: string): Promise<Buffer> {
+  const st = await fs.stat(file).catch(() => undefined);
+  if (!st?.isFile()) throw new LivePhotoError('SOURCE_NOT_FOUND', `${file} does not exist or is not a file`);
+  if (st.size === 0) throw new LivePhotoError('SOURCE_EMPTY', `${file} is empty`);
+  if (st.size > MAX_MOTION_PHOTO_STILL_BYTES) throw new LivePhotoError('INPUT_UNSUPPORTED', `${file} is ${st.size} bytes: no phone's still is that large`);
+  const bytes = await fs.readFile(file);
+  if (bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp' && HEIF_BRANDS.test(bytes.toString('latin1', 8, 12))) {
+    throw new LivePhotoError(
+      'INPUT_UNSUPPORTED',
+      `${path.basename(file)} is a HEIC still: a Motion Photo from a HEIC pair is not supported yet (JPEG stills only; set the iPhone to "Most Compatible" or export the pair as JPEG)`,
+    );
+  }
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new LivePhotoError('INPUT_NOT_MEDIA', `${path.basename(file)} is neither a JPEG nor a HEIC still`);
+  return bytes;
+}
