@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
 import { makeCachedVideo } from '@vid2live/media/test-media';
+import { inspectPvtPackage } from '@vid2live/livephoto/pvt';
 import { apiClient, type ApiClient } from './support/http';
 import { startApi, startWorker, stopAll } from './support/processes';
 import { E2E_MEDIA, E2E_TMP, startStack, type Stack } from './support/stack';
@@ -90,4 +91,39 @@ it('converts with profile "wallpaper": a .HEIC still (image/heic) + a 1080×1920
   const notMet = report.wallpaper!.requirements.filter((r) => r.status !== 'met').map((r) => r.id);
   expect(notMet).toEqual(['device-verified']);
   expect(report.wallpaper!.ready).toBe(true);
+});
+
+it('options.pvt: the pair is also published as <name>.pvt.zip, a NAME.pvt/ package inspect calls valid', async () => {
+  const output = { bucket: stack.buckets.output, prefix: 'pvt/' };
+  const created = await a.post('/v1/conversions', {
+    source: { bucket: stack.buckets.input, key: 'videos/sunset.mp4' },
+    output,
+    options: { pvt: true, duration: 1.5 },
+  });
+  expect(created.status).toBe(202);
+  const done = await waitFor(
+    `${created.body.id} to end`,
+    async () => {
+      const v = (await a.get(`/v1/conversions/${created.body.id}`)).body;
+      return ['completed', 'failed', 'canceled'].includes(v.status) ? v : undefined;
+    },
+    { timeoutMs: 150_000, intervalMs: 250 },
+  );
+  expect(done.error).toBeUndefined();
+  expect(done.result.pvt).toMatchObject({ bucket: output.bucket, key: 'pvt/sunset.pvt.zip' });
+  expect(await objectKeys(stack.storage, output.bucket, output.prefix)).toEqual(['pvt/sunset.JPG', 'pvt/sunset.MOV', 'pvt/sunset.pvt.zip']);
+  const res = await fetch(done.result.pvt.url);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('application/zip');
+  const dir = path.join(tmp, 'pvt');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'sunset.pvt.zip'), Buffer.from(await res.arrayBuffer()));
+  execFileSync('unzip', ['-q', 'sunset.pvt.zip'], { cwd: dir });
+  expect(fs.readdirSync(path.join(dir, 'sunset.pvt')).sort()).toEqual(['metadata.plist', 'sunset.JPG', 'sunset.MOV']);
+  const report = await inspectPvtPackage(path.join(dir, 'sunset.pvt'));
+  expect(report.errors).toEqual([]);
+  expect(report.valid).toBe(true);
+  expect(report.contentIdentifier).toBe(done.result.contentIdentifier);
+  // the option is a boolean: anything else is refused
+  expect((await a.post('/v1/conversions', { source: { bucket: stack.buckets.input, key: 'videos/sunset.mp4' }, output, options: { pvt: 'yes' } })).status).toBe(400);
 });

@@ -36,6 +36,7 @@ export const CONVERSION_VIEW_SCHEMA: SchemaObject = {
         still: OBJECT_VIEW,
         video: OBJECT_VIEW,
         motionPhoto: OBJECT_VIEW,
+        pvt: OBJECT_VIEW,
         warnings: { type: 'array', items: { type: 'object' } },
       },
     },

@@ -37,6 +37,8 @@ export const optionsSchema = z.strictObject({
   motionPhoto: z.boolean().optional(),
   /** the MOV's video codec: 'h264' (default) or 'hevc' (smaller; what iPhones record) */
   codec: z.enum(['h264', 'hevc']).optional(),
+  /** also write `<name>.pvt.zip`: the pair as a NAME.pvt/ package (still + MOV + metadata.plist), zipped */
+  pvt: z.boolean().optional(),
   /** 'wallpaper': the lock-screen Live Wallpaper profile (1080×1920, 60 fps, HEIC; docs/wallpaper.md; not verified on a device) */
   profile: z.enum(['standard', 'wallpaper']).optional(),
 });

@@ -9,7 +9,7 @@ import type { ProgressWriter } from './conversion-progress';
 /** ffprobe/ffmpeg/heif-enc for the engine (its MediaTools port): the real processes of libs/media. */
 const media = createMediaTools();
 
-export type EngineResult = Awaited<ReturnType<typeof convertToLivePhoto>> & { share?: ShareFiles };
+export type EngineResult = Awaited<ReturnType<typeof convertToLivePhoto>> & { share?: Partial<ShareFiles> };
 
 /**
  * The engine on an opened source: the pair (and Motion Photo) written under `<tmp>/out`, named for the job; a
@@ -18,18 +18,20 @@ export type EngineResult = Awaited<ReturnType<typeof convertToLivePhoto>> & { sh
 export async function runEngine(data: ConversionJobData, input: string, tmp: string, signal: AbortSignal, progress: ProgressWriter): Promise<EngineResult> {
   const outputDir = path.join(tmp, 'out');
   const baseName = localName(outputBaseName(data));
+  const { pvt, ...options } = data.options;
   const result = await convertToLivePhoto(
     {
       source: input,
       outputDir,
       baseName,
-      options: data.options,
+      options,
       contentIdentifier: contentIdentifierFor(data.conversionId),
       workDir: tmp,
     },
     { signal, onProgress: (p) => progress.report(p), media },
   );
-  if (!data.share) return result;
-  const share = await writeShareFiles(result, outputDir, baseName, { codec: data.options.codec, signal, media });
+  if (!data.share && !pvt) return result;
+  // the studio's share files, or only the .pvt zip the request asked for
+  const share = await writeShareFiles(result, outputDir, baseName, { codec: data.options.codec, signal, media, ...(data.share ? {} : { only: 'pvt' as const }) });
   return { ...result, share };
 }

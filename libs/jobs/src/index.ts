@@ -24,7 +24,10 @@ export interface OutputTarget {
 export type ConversionStatus = 'queued' | 'active' | 'completed' | 'failed' | 'canceled';
 
 /** Options accepted over HTTP (`keyFrame` may be "auto"). Same shape as the engine's. */
-export type ConversionOptions = Pick<ConvertOptions, 'start' | 'duration' | 'keyFrame' | 'still' | 'motionPhoto' | 'profile' | 'codec'>;
+export type ConversionOptions = Pick<ConvertOptions, 'start' | 'duration' | 'keyFrame' | 'still' | 'motionPhoto' | 'profile' | 'codec'> & {
+  /** also publish `<name>.pvt.zip` (libs/livephoto/src/share) */
+  pvt?: boolean;
+};
 
 export interface ConversionJobData {
   conversionId: string;

@@ -124,6 +124,8 @@ export interface ConversionView {
     still: ObjectView;
     video: ObjectView;
     motionPhoto?: ObjectView;
+    /** with `options.pvt`: the pair as a zipped NAME.pvt/ package */
+    pvt?: ObjectView;
     warnings: PlanWarning[];
   };
   error?: { code: string; message: string };
@@ -146,6 +148,7 @@ export async function conversionView(r: ConversionRecord, presign: (o: ObjectRef
             still: await sign(r.result.still),
             video: await sign(r.result.video),
             ...(r.result.motionPhoto ? { motionPhoto: await sign(r.result.motionPhoto) } : {}),
+            ...(r.result.share?.pvt ? { pvt: await sign(r.result.share.pvt) } : {}),
             warnings: r.result.warnings ?? [],
           },
         }

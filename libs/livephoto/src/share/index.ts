@@ -27,11 +27,15 @@ export async function writeShareFiles(
   r: Pick<LivePhotoResult, 'stillPath' | 'moviePath' | 'stillTime' | 'profile'>,
   dir: string,
   stem: string,
-  opts: { codec?: VideoCodec } & Pick<StageContext, 'signal'>,
-): Promise<ShareFiles> {
+  opts: { codec?: VideoCodec; only?: 'pvt' } & Pick<StageContext, 'signal'>,
+): Promise<Partial<ShareFiles>> {
   const still = path.basename(r.stillPath);
   const movie = path.basename(r.moviePath);
   const out: Partial<ShareFiles> = {};
+  if (opts.only === 'pvt') {
+    out.pvt = await writePvtZip(r, dir, stem);
+    return out;
+  }
   if (opts.codec === 'hevc') {
     out.preview = path.join(dir, `${stem}.preview.MOV`);
     await makeH264PreviewMovie(r.moviePath, out.preview, { signal: opts.signal });
@@ -41,16 +45,7 @@ export async function writeShareFiles(
     { name: still, path: r.stillPath },
     { name: movie, path: r.moviePath },
   ]);
-  // The same pair as a NAME.pvt/ package (still + MOV + metadata.plist), zipped.
-  out.pvt = path.join(dir, `${stem}.pvt.zip`);
-  const plistDir = path.join(dir, `${stem}.pvt-meta`);
-  await fs.mkdir(plistDir, { recursive: true });
-  const plist = await writePvtMetadata(plistDir);
-  await writeStoredZip(out.pvt, [
-    { name: `${stem}.pvt/${still}`, path: r.stillPath },
-    { name: `${stem}.pvt/${movie}`, path: r.moviePath },
-    { name: `${stem}.pvt/${PVT_METADATA_FILE}`, path: plist },
-  ]);
+  out.pvt = await writePvtZip(r, dir, stem);
   if (r.profile === 'wallpaper') {
     // A browser cannot draw HEIC and the source frame is not the 9:16 crop: the MOV's own frame at the key photo's
     // time, as a JPEG, is what a preview shows before playing.
@@ -60,5 +55,19 @@ export async function writeShareFiles(
       signal: opts.signal,
     });
   }
-  return out as ShareFiles;
+  return out;
+}
+
+/** The pair as a NAME.pvt/ package (still + MOV + metadata.plist, makelive's layout), zipped: `dir/stem.pvt.zip`. */
+async function writePvtZip(r: Pick<LivePhotoResult, 'stillPath' | 'moviePath'>, dir: string, stem: string): Promise<string> {
+  const zip = path.join(dir, `${stem}.pvt.zip`);
+  const plistDir = path.join(dir, `${stem}.pvt-meta`);
+  await fs.mkdir(plistDir, { recursive: true });
+  const plist = await writePvtMetadata(plistDir);
+  await writeStoredZip(zip, [
+    { name: `${stem}.pvt/${path.basename(r.stillPath)}`, path: r.stillPath },
+    { name: `${stem}.pvt/${path.basename(r.moviePath)}`, path: r.moviePath },
+    { name: `${stem}.pvt/${PVT_METADATA_FILE}`, path: plist },
+  ]);
+  return zip;
 }
