@@ -24,12 +24,12 @@ describe('object key rules', () => {
     expect(keyProblem('', 'prefix')).toBeUndefined();
   });
 
-  it('checks the longest derived output key (prefix + name + ".MP.jpg")', () => {
+  it('checks the longest derived output key (prefix + name + ".still-preview.jpg")', () => {
     expect(() => assertOutputName('live/', 'clip', 'source.key')).not.toThrow();
     const prefix = 'p/'.repeat(450); // 900 bytes
-    expect(() => assertOutputName(prefix, 'n'.repeat(117), 'source.key')).not.toThrow(); // 900 + 117 + 7 = 1024
+    expect(() => assertOutputName(prefix, 'n'.repeat(106), 'source.key')).not.toThrow(); // 900 + 106 + 18 = 1024
     try {
-      assertOutputName(prefix, 'n'.repeat(118), 'source.key');
+      assertOutputName(prefix, 'n'.repeat(107), 'source.key');
       throw new Error('expected a throw');
     } catch (e) {
       expect(e).toBeInstanceOf(StorageScopeError);

@@ -13,8 +13,11 @@ import { z } from 'zod';
 
 /** S3's limit on a key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
-/** The longest suffix the worker appends to `<output prefix><name>` (`.MP.jpg`; `.HEIC`, `.JPG`, `.MOV` are shorter). */
-export const MAX_OUTPUT_SUFFIX = '.MP.jpg';
+/**
+ * The longest suffix the worker appends to `<output prefix><name>`: a studio conversion's `.still-preview.jpg`
+ * (`.preview.MOV`, `.pvt.zip`, `.MP.jpg`, `.HEIC`, `.JPG`, `.MOV` are shorter).
+ */
+export const MAX_OUTPUT_SUFFIX = '.still-preview.jpg';
 /** The longest conversion id the worker puts into a temporary output key (`cnv_` + 26 characters). */
 export const MAX_CONVERSION_ID_LENGTH = 30;
 /** Folder under the output prefix where a conversion's outputs wait until all of them are uploaded (output-names.ts). */
