@@ -20,6 +20,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '..', 'test-artifacts', 'studio');
 const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
+/** the studio's upload limit in this test (small, so going over it is cheap) */
+const LIMIT = 20 * 1024 * 1024;
 let stack: Stack;
 let api: ApiProcess;
 let worker: AppProcess;
@@ -36,7 +38,8 @@ beforeAll(async () => {
   notVideo = path.join(tmp, 'notes.mp4');
   fs.writeFileSync(notVideo, 'not a video at all\n');
   stack = await startStack('studio-svc');
-  [api, worker] = await Promise.all([startApi(stack), startWorker(stack, { WORKER_CONCURRENCY: '1' })]);
+  const limit = { STUDIO_MAX_UPLOAD_BYTES: String(LIMIT) };
+  [api, worker] = await Promise.all([startApi(stack, limit), startWorker(stack, { WORKER_CONCURRENCY: '1', ...limit })]);
   // Browsers PUT uploads straight into the bucket: it needs a CORS rule for the API's origin (MinIO allows any
   // origin unless told otherwise; S3 and s3rver need the rule, as infra/README.md says).
   if (stack.s3.kind === 's3rver') {
@@ -265,5 +268,27 @@ describe('the /studio HTTP surface', () => {
     // and the signed URL was never written to a log
     expect(api.logs()).not.toContain('X-Amz-Signature');
     expect(worker.logs()).not.toContain('X-Amz-Signature');
+  });
+
+  it('an upload replaced by a larger object after its check is refused by the worker too (SOURCE_TOO_LARGE), never downloaded whole', async () => {
+    const a = await session(stack.tenants.a.key);
+    const created = await (
+      await fetch(`${api.url}/studio/api/videos`, {
+        method: 'POST',
+        headers: { cookie: a, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'swap.mp4', size: fs.statSync(video).size }),
+      })
+    ).json();
+    const put = await fetch(created.upload.url, { method: 'PUT', headers: created.upload.headers, body: fs.readFileSync(video) });
+    expect(put.status).toBe(200);
+    expect((await fetch(`${api.url}/studio/api/videos/${created.id}/uploaded`, { method: 'POST', headers: { cookie: a } })).status).toBe(200);
+    // the signed URL is still valid: the object is swapped for one over the limit
+    const big = path.join(tmp, 'big.bin');
+    fs.writeFileSync(big, Buffer.alloc(LIMIT + 1024 * 1024, 7));
+    const swapped = await fetch(created.upload.url, { method: 'PUT', headers: created.upload.headers, body: fs.readFileSync(big) });
+    expect(swapped.status).toBe(200);
+    const res = await fetch(`${api.url}/studio/api/videos/${created.id}/analysis`, { headers: { cookie: a } });
+    expect(res.status).toBe(422);
+    expect((await res.json()).error).toMatchObject({ code: 'SOURCE_TOO_LARGE', message: expect.stringContaining('swap.mp4') });
   });
 });

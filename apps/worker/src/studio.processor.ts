@@ -130,9 +130,30 @@ export class StudioProcessor implements OnModuleDestroy {
     const dir = path.join(this.cacheDir, id);
     await fs.mkdir(dir, { recursive: true });
     const file = path.join(dir, path.posix.basename(d.source.key).replace(/[^\p{L}\p{N}._ -]/gu, '_').replace(/^\.+/, '') || 'video');
-    await pipeline(await this.storage.getObjectStream(d.source.bucket, d.source.key), createWriteStream(file));
-    const { size } = await fs.stat(file);
-    return { file, size, used: Date.now() };
+    // The API checked the upload's size, but its signed PUT URL stays valid a while: the object may have been
+    // replaced since. Never more than the studio's limit reaches this disk.
+    const max = this.config.STUDIO_MAX_UPLOAD_BYTES;
+    const tooLarge = () => new LivePhotoError('SOURCE_TOO_LARGE', `${path.posix.basename(d.source.key)} is over the studio's ${max} bytes`);
+    const head = await this.storage.headObject(d.source.bucket, d.source.key);
+    if (head && head.size > max) throw tooLarge();
+    let bytes = 0;
+    try {
+      await pipeline(
+        await this.storage.getObjectStream(d.source.bucket, d.source.key),
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            bytes += chunk.length;
+            if (bytes > max) throw tooLarge();
+            yield chunk;
+          }
+        },
+        createWriteStream(file),
+      );
+    } catch (e) {
+      await fs.rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+    return { file, size: bytes, used: Date.now() };
   }
 
   private async evict(keep: string): Promise<void> {

@@ -107,7 +107,11 @@ export class StudioService {
     const outcome = await this.runStudioJob(`sa_${v.id}`, { kind: 'analyse', tenant, videoId: v.id, source: { bucket: v.bucket, key: v.key }, dir: v.dir }, ANALYSIS_WAIT_MS);
     if (outcome === 'pending') return { pending: true };
     const made = await this.storage.readJson(v.bucket, v.dir + STUDIO_FILES.analysis);
-    if (!made) throw new StudioError(503, 'STUDIO_PREVIEW_FAILED', `the analysis of ${v.name} is missing; try again`);
+    if (!made) {
+      // done, yet its file is gone (removed from the bucket): the next request analyses again
+      await (await Job.fromId(this.queues.studio, `sa_${v.id}`))?.remove().catch(() => undefined);
+      throw new StudioError(503, 'STUDIO_PREVIEW_FAILED', `the analysis of ${v.name} is missing; try again`);
+    }
     return { video: { id: v.id, name: v.name }, ...made };
   }
 
@@ -150,7 +154,11 @@ export class StudioService {
           throw new StudioError(503, 'STUDIO_PREVIEW_FAILED', 'a worker could not make the preview; try again');
         }
         const r = fresh.returnvalue;
-        if (r && !r.ok) {
+        if (!r) {
+          await fresh.remove().catch(() => undefined);
+          throw new StudioError(503, 'STUDIO_PREVIEW_FAILED', 'a worker could not make the preview; try again');
+        }
+        if (!r.ok) {
           throw new StudioError(r.error.code === 'STORAGE_SCOPE_DENIED' ? 403 : 422, r.error.code, r.error.message);
         }
         return 'done';
