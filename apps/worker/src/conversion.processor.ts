@@ -197,6 +197,12 @@ export class ConversionProcessor {
   /** Also used by the worker host for jobs that fail outside `process` (stalled too often). */
   async markFailed(id: string, info: { code: string; message: string }): Promise<void> {
     const r = await this.records.transition(id, (rec) => fail(rec, info));
+    if (r?.changed && r.record.status === 'canceled') {
+      // a cancel was pending: it wins (lifecycle `fail`), the failure stays as lastError
+      conversionsTotal.inc({ result: 'canceled', code: 'CANCELED' });
+      await this.webhooks.emitConversion(r.record, 'conversion.canceled');
+      return;
+    }
     if (r?.changed) {
       conversionsTotal.inc({ result: 'failed', code: info.code });
       if (r.record.batchId) await this.records.recordBatchFailure(r.record.batchId, id);

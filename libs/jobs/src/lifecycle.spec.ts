@@ -126,6 +126,21 @@ describe('the transition functions', () => {
     expect(complete(record('active', { cancelRequestedAt: 'x' }), result, now)).toMatchObject({ ok: false, reason: 'cancel-pending' });
   });
 
+  it('a final failure while a cancel is pending ends canceled, the failure kept as lastError', () => {
+    const pending = { ...record('active'), cancelRequestedAt: now.toISOString() };
+    const t = fail(pending, { code: 'FFMPEG_FAILED', message: 'boom' }, now);
+    expect(t.ok && t.event).toBe('cancel');
+    expect(t.ok && t.record).toMatchObject({
+      status: 'canceled',
+      error: { code: 'CANCELED' },
+      lastError: { code: 'FFMPEG_FAILED', message: 'boom' },
+      finishedAt: now.toISOString(),
+    });
+    // without a pending cancel it is an ordinary failure
+    const plain = fail(record('active'), { code: 'FFMPEG_FAILED', message: 'boom' }, now);
+    expect(plain.ok && plain.record.status).toBe('failed');
+  });
+
   it('fail, requeue and cancel write what the record shows', () => {
     const failed = fail(record('active'), { code: 'INPUT_NOT_MEDIA', message: 'no', retryable: false } as never, now);
     expect(failed.ok && failed.record).toMatchObject({ error: { code: 'INPUT_NOT_MEDIA', message: 'no' }, finishedAt: now.toISOString() });

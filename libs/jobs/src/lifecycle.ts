@@ -117,8 +117,17 @@ export function complete(r: ConversionRecord, result: NonNullable<ConversionReco
   });
 }
 
+/**
+ * A final error. While a cancel is pending (DELETE accepted, the worker has not settled it yet) the user's cancel
+ * wins: the record ends `canceled` (event `cancel`), with the failure kept as `lastError` — one answer to "what
+ * happened to my cancel", whichever of the two the worker saw first.
+ */
 export function fail(r: ConversionRecord, error: { code: string; message: string }, now = new Date()): Transition {
-  return move('fail', r, { ...r, error: { code: error.code, message: error.message }, finishedAt: now.toISOString() });
+  const failure = { code: error.code, message: error.message };
+  if (!isEnded(r.status) && r.cancelRequestedAt) {
+    return move('cancel', r, { ...r, error: { ...CANCELED_ERROR }, lastError: failure, finishedAt: now.toISOString() });
+  }
+  return move('fail', r, { ...r, error: failure, finishedAt: now.toISOString() });
 }
 
 /** Back to the queue; `lastError` (a transient failure) stays visible while the job waits for its retry. */
