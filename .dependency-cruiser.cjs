@@ -43,10 +43,10 @@ module.exports = {
       name: 'engine-uses-media-through-its-port',
       severity: 'error',
       comment:
-        'the stages, convert and preview reach ffprobe/ffmpeg/heif-enc only through the MediaTools port ' +
+        'the stages, the other sources (Motion Photos, Live Photo pairs), the share files, convert and preview reach ffprobe/ffmpeg/heif-enc only through the MediaTools port ' +
         '(libs/livephoto/src/ports/media-tools.ts, injected as StageContext.media); of libs/media they may import ' +
         'only its pure modules (source naming, demuxer lists, frame measures, the shapes of probe/ffmpeg/heif-enc runs)',
-      from: { path: '^libs/livephoto/src/(stages/|convert\\.ts$|preview\\.ts$)', pathNot: '\\.spec\\.ts$' },
+      from: { path: '^libs/livephoto/src/(stages/|sources/|share/|convert\\.ts$|preview\\.ts$)', pathNot: '\\.spec\\.ts$' },
       to: {
         path: '^libs/media/',
         pathNot: '^libs/media/src/(source-url|demuxers|measures|ffprobe-data|ffmpeg-job|heif-params)\\.ts$',

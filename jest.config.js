@@ -33,6 +33,7 @@ const FAST_SPECS = [
   'libs/storage/src/local-storage.spec.ts',
   'libs/storage/src/output-names.spec.ts',
   'libs/storage/src/scope.spec.ts',
+  'libs/studio/src/http.spec.ts',
   'libs/webhooks/src/signature.spec.ts',
   'libs/webhooks/src/target-guard.spec.ts',
 ];

@@ -101,7 +101,7 @@ describe('authentication', () => {
     expect((await anon.get('/admin/queues/api/queues')).status).toBe(401);
     const queues = await admin.get('/admin/queues/api/queues');
     expect(queues.status).toBe(200);
-    expect(queues.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['batches', 'conversions', 'webhooks']);
+    expect(queues.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['batches', 'conversions', 'studio', 'webhooks']);
     expect(queues.body.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
   });
 

@@ -5,10 +5,10 @@ import * as path from 'node:path';
 import { PutBucketCorsCommand } from '@aws-sdk/client-s3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
-import { makeVideo } from './support/media';
+import { makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient } from './support/http';
 import { startApi, startWorker, stopAll, type ApiProcess, type AppProcess } from './support/processes';
-import { E2E_TMP, startStack, type Stack } from './support/stack';
+import { E2E_MEDIA, E2E_TMP, startStack, type Stack } from './support/stack';
 
 /**
  * The same studio page served by the API at /studio/ for a tenant (the service backend): sign in with the API key,
@@ -34,7 +34,7 @@ beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run infra/setup-debian.sh --with-redis (it installs Debian's chromium)`);
   fs.mkdirSync(tmp, { recursive: true });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  video = makeVideo();
+  video = makeCachedVideo(E2E_MEDIA);
   notVideo = path.join(tmp, 'notes.mp4');
   fs.writeFileSync(notVideo, 'not a video at all\n');
   stack = await startStack('studio-svc');

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { convertToLivePhoto } from '@vid2live/livephoto/convert';
 import { inspectMotionPhoto } from '@vid2live/livephoto/inspect';
-import { makeSource } from '@vid2live/livephoto/testing/sources';
+import { makeSource } from '@vid2live/media/test-media';
 import { discoverPairs, runMotionPhoto } from './motion-photo-command';
 
 /** `vid2live motion-photo` on a folder of pairs: pairing by folder and name, outputs kept apart, failures alone. */

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { runFfmpeg } from '@vid2live/media/ffmpeg';
+import { mediaToolsOf } from '../ports/default-media-tools';
 import { makeH264PreviewMovie } from '../preview';
 import { PVT_METADATA_FILE, writePvtMetadata } from '../pvt';
 import type { LivePhotoResult, StageContext, VideoCodec } from '../types';
@@ -27,7 +27,7 @@ export async function writeShareFiles(
   r: Pick<LivePhotoResult, 'stillPath' | 'moviePath' | 'stillTime' | 'profile'>,
   dir: string,
   stem: string,
-  opts: { codec?: VideoCodec; only?: 'pvt' } & Pick<StageContext, 'signal'>,
+  opts: { codec?: VideoCodec; only?: 'pvt' } & Pick<StageContext, 'signal' | 'media'>,
 ): Promise<Partial<ShareFiles>> {
   const still = path.basename(r.stillPath);
   const movie = path.basename(r.moviePath);
@@ -38,7 +38,7 @@ export async function writeShareFiles(
   }
   if (opts.codec === 'hevc') {
     out.preview = path.join(dir, `${stem}.preview.MOV`);
-    await makeH264PreviewMovie(r.moviePath, out.preview, { signal: opts.signal });
+    await makeH264PreviewMovie(r.moviePath, out.preview, { signal: opts.signal, media: opts.media });
   }
   out.zip = path.join(dir, `${stem}.zip`);
   await writeStoredZip(out.zip, [
@@ -50,7 +50,7 @@ export async function writeShareFiles(
     // A browser cannot draw HEIC and the source frame is not the 9:16 crop: the MOV's own frame at the key photo's
     // time, as a JPEG, is what a preview shows before playing.
     out.stillPreview = path.join(dir, `${stem}.still-preview.jpg`);
-    await runFfmpeg(['-ss', r.stillTime.toFixed(6), '-i', r.moviePath, '-frames:v', '1', '-q:v', '3', '-y', out.stillPreview], {
+    await mediaToolsOf(opts).runFfmpeg(['-ss', r.stillTime.toFixed(6), '-i', r.moviePath, '-frames:v', '1', '-q:v', '3', '-y', out.stillPreview], {
       subject: movie,
       signal: opts.signal,
     });

@@ -10,7 +10,7 @@ import { buildExifTiff } from '../exif/tiff';
 import { inspectMotionPhoto } from '../inspect';
 import { readMotionPhoto } from '../motion-photo';
 import { IPHONE_CONTENT_IDENTIFIER, IPHONE_HEIC, IPHONE_MOV, IPHONE_STILL_TIME } from '../testing/fixtures';
-import { makeSource } from '../testing/sources';
+import { makeSource } from '@vid2live/media/test-media';
 import { convertLivePhotoPair } from './live-photo-pair';
 
 /** Live Photo pairs → Google Motion Photos (iPhone → Android), with real ffmpeg and ExifTool. */

@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
-import { runFfmpeg } from '@vid2live/media/ffmpeg';
 import { setExifMakerNote } from '../exif/add-maker-note';
 import { readJpegExif, writeJpegExif } from '../exif/jpeg';
 import { inspectLivePhoto } from '../inspect';
 import { motionPhotoFileName, writeMotionPhoto } from '../motion-photo';
+import { mediaToolsOf } from '../ports/default-media-tools';
 import type { PlanWarning, StageContext } from '../types';
 import { MAX_MOTION_PHOTO_STILL_BYTES } from './motion-photo-source';
 
@@ -37,7 +37,7 @@ export interface LivePhotoPairResult {
 
 const HEIF_BRANDS = /^(heic|heix|heim|heis|hevc|hevx|mif1|msf1|avif|avis)$/;
 
-export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<StageContext, 'signal'> = {}): Promise<LivePhotoPairResult> {
+export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<StageContext, 'signal' | 'media'> = {}): Promise<LivePhotoPairResult> {
   throwIfAborted(ctx.signal);
   const jpeg = await readJpegStill(req.still);
   const report = await inspectLivePhoto(req.still, req.movie);
@@ -66,7 +66,7 @@ export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<
   // The movie: video stream copied, audio to AAC, into an isom MP4 (what Motion Photo readers accept).
   await fs.mkdir(req.workDir, { recursive: true });
   const mp4 = path.join(req.workDir, `${req.baseName.replace(/[^\w.-]/g, '_')}.motion.mp4`);
-  await runFfmpeg(
+  await mediaToolsOf(ctx).runFfmpeg(
     ['-i', req.movie, '-map', '0:v:0', '-map', '0:a:0?', '-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k', '-map_metadata', '-1', '-movflags', '+faststart', '-f', 'mp4', '-y', mp4],
     { signal: ctx.signal, subject: req.movie },
   );

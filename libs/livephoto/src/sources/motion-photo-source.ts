@@ -93,6 +93,7 @@ export async function convertMotionPhotoSource(
       stillFormat: 'jpeg',
       signal: ctx.signal,
       onProgress: ctx.onProgress,
+      media: ctx.media,
     });
     throwIfAborted(ctx.signal);
 
