@@ -1,14 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { discoverSources, VIDEO_EXTENSIONS } from '../../cli/src/discover';
-import { convertToLivePhoto } from '@vid2live/livephoto/convert';
 import { LivePhotoError } from '@vid2live/errors';
-import { writeShareFiles, type ShareFiles } from '@vid2live/livephoto/share';
 import {
   analyseMoment,
   extractPreviewFrame,
@@ -19,10 +16,12 @@ import {
   type MomentAnalysis,
   type ThumbnailStrip,
 } from '@vid2live/livephoto/preview';
-import type { ConvertOptions, SourceInfo } from '@vid2live/livephoto/types';
+import type { SourceInfo } from '@vid2live/livephoto/types';
 import { readJson, sendError, sendFile, sendJson, StudioError } from '@vid2live/studio/http';
-import { conversionOptionsOf, livePhotosKitPath, safeName, stemOf, studioWebRoot, WEB_FILE } from '@vid2live/studio/page';
+import { conversionOptionsOf, livePhotosKitPath, safeName, studioWebRoot, WEB_FILE } from '@vid2live/studio/page';
 import { Limiter } from './limiter';
+import { LocalConversions } from './local-conversions';
+import { receiveUpload } from './upload';
 
 export interface StudioServerOptions {
   /** a folder whose videos are listed (recursively); none: uploads only */
@@ -55,21 +54,8 @@ interface Video {
   proxy?: Promise<string>;
 }
 
-interface Conversion {
-  id: string;
-  videoId: string;
-  status: 'queued' | 'active' | 'completed' | 'failed';
-  progress: { stage: string; percent: number };
-  error?: { code: string; message: string };
-  result?: Record<string, unknown> & { files: Record<string, string> };
-  /** file name → path on disk */
-  files: Map<string, string>;
-}
 
 const ID = /^[a-z0-9]{8,40}$/;
-const MAX_CONVERSIONS_KEPT = 200;
-/** conversions queued or running at once; more are refused with 429 (each one is an ffmpeg run) */
-const MAX_CONVERSIONS_PENDING = 20;
 /** a folder is rescanned at most this often (any request may ask for it) */
 const RESCAN_INTERVAL_MS = 2_000;
 
@@ -85,7 +71,6 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
   const webRoot = studioWebRoot();
   const kitPath = livePhotosKitPath();
   const videos = new Map<string, Video>();
-  const conversions = new Map<string, Conversion>();
   // ffmpeg uses every core: one conversion or analysis at a time, a couple of frame previews beside it
   // Stopping the studio (Ctrl+C) aborts whatever ffmpeg runs and fails what waits, so close() is quick and the
   // work folder (uploads, outputs) is removed rather than left in /tmp.
@@ -183,111 +168,10 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
     return v.proxy;
   };
 
-  const startConversion = (v: Video, options: ConvertOptions): Conversion => {
-    const id = randomBytes(10).toString('hex');
-    const pending = [...conversions.values()].filter((c) => c.status === 'queued' || c.status === 'active').length;
-    if (pending >= MAX_CONVERSIONS_PENDING) {
-      throw new StudioError(429, 'TOO_MANY_CONVERSIONS', `${pending} conversions are waiting; try again when some are done`);
-    }
-    const c: Conversion = { id, videoId: v.id, status: 'queued', progress: { stage: 'queued', percent: 0 }, files: new Map() };
-    conversions.set(id, c);
-    // forget the oldest finished ones (never a queued or running one: its files are still being written)
-    for (const [oldId, old] of conversions) {
-      if (conversions.size <= MAX_CONVERSIONS_KEPT) break;
-      if (old.status !== 'completed' && old.status !== 'failed') continue;
-      conversions.delete(oldId);
-      void fs.rm(path.join(workDir, 'conversions', oldId), { recursive: true, force: true });
-    }
-    const dir = path.join(workDir, 'conversions', id);
-    const stem = stemOf(v.name);
-    void heavy
-      .run(async () => {
-        c.status = 'active';
-        await fs.mkdir(path.join(dir, 'work'), { recursive: true });
-        const r = await convertToLivePhoto(
-          { source: v.path, outputDir: dir, baseName: stem, options, workDir: path.join(dir, 'work') },
-          { signal, onProgress: (p) => (c.progress = { stage: p.stage, percent: Math.round(p.percent) }) },
-        );
-        c.progress = { stage: 'preview', percent: 100 };
-        const still = path.basename(r.stillPath);
-        const movie = path.basename(r.moviePath);
-        c.files.set(still, r.stillPath).set(movie, r.moviePath);
-        const share = await writeShareFiles(r, dir, stem, { codec: options.codec, signal });
-        const files: Record<string, string> = { still, video: movie, preview: movie };
-        for (const [role, file] of Object.entries(share) as Array<[keyof ShareFiles, string]>) {
-          files[role] = path.basename(file);
-          c.files.set(files[role], file);
-        }
-        if (r.motionPhotoPath) {
-          files.motionPhoto = path.basename(r.motionPhotoPath);
-          c.files.set(files.motionPhoto, r.motionPhotoPath);
-        }
-        c.result = {
-          name: stem,
-          contentIdentifier: r.contentIdentifier,
-          stillTime: r.stillTime,
-          clip: r.clip,
-          width: r.width,
-          height: r.height,
-          reasons: r.reasons,
-          warnings: r.warnings,
-          files,
-        };
-        c.progress = { stage: 'done', percent: 100 };
-        c.status = 'completed';
-      })
-      .catch((e: unknown) => {
-        c.status = 'failed';
-        const known = e instanceof LivePhotoError || e instanceof StudioError;
-        c.error = known
-          ? { code: (e as LivePhotoError).code, message: rewrite((e as Error).message) }
-          : { code: 'INTERNAL', message: 'the conversion failed unexpectedly; see the studio terminal' };
-        if (!known) process.stderr.write(`studio: conversion ${id} failed: ${e instanceof Error ? e.stack : String(e)}\n`);
-      });
-    return c;
-  };
-
-  const publicConversion = (c: Conversion) => ({
-    id: c.id,
-    videoId: c.videoId,
-    status: c.status,
-    progress: c.progress,
-    ...(c.error ? { error: c.error } : {}),
-    ...(c.result ? { result: c.result } : {}),
-  });
-
+  const conversions = new LocalConversions(workDir, heavy, signal, (m) => rewrite(m));
   const upload = async (req: http.IncomingMessage, url: URL) => {
-    const name = safeName(url.searchParams.get('name') ?? '');
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > maxUploadBytes) {
-      throw new StudioError(413, 'UPLOAD_TOO_LARGE', `${name} is ${declared} bytes; the studio takes at most ${maxUploadBytes}`);
-    }
-    const id = randomBytes(10).toString('hex');
-    const dir = path.join(workDir, 'uploads', id);
-    await fs.mkdir(dir, { recursive: true });
-    const file = path.join(dir, name);
-    let size = 0;
-    try {
-      await pipeline(
-        req,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            size += chunk.length;
-            if (size > maxUploadBytes) throw new StudioError(413, 'UPLOAD_TOO_LARGE', `${name} is over ${maxUploadBytes} bytes, the studio's limit`);
-            yield chunk;
-          }
-        },
-        createWriteStream(file),
-      );
-    } catch (e) {
-      await fs.rm(dir, { recursive: true, force: true });
-      throw e;
-    }
-    if (size === 0) {
-      await fs.rm(dir, { recursive: true, force: true });
-      throw new StudioError(400, 'UPLOAD_EMPTY', `${name} is empty`);
-    }
-    return addVideo(id, name, file, size);
+    const u = await receiveUpload(req, safeName(url.searchParams.get('name') ?? ''), path.join(workDir, 'uploads'), maxUploadBytes);
+    return addVideo(u.id, u.name, u.file, u.size);
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse, port: number) => {
@@ -374,14 +258,14 @@ export async function startStudioServer(opts: StudioServerOptions = {}): Promise
       if (parts.length === 4 && c === 'preview.mp4' && get) return sendFile(req, res, await proxyOf(v));
       if (parts.length === 4 && c === 'conversions' && method === 'POST') {
         const options = conversionOptionsOf(await readJson(req));
-        const conv = startConversion(v, options);
+        const conv = conversions.start(v, options);
         return sendJson(res, 202, { id: conv.id });
       }
     }
     if (a === 'conversions' && b !== undefined && get) {
       const conv = ID.test(b) ? conversions.get(b) : undefined;
       if (!conv) throw new StudioError(404, 'NOT_FOUND', 'no such conversion');
-      if (parts.length === 3) return sendJson(res, 200, publicConversion(conv));
+      if (parts.length === 3) return sendJson(res, 200, conversions.view(conv));
       if (parts.length === 5 && c === 'files' && d !== undefined) {
         const file = conv.files.get(d);
         if (!file) throw new StudioError(404, 'NOT_FOUND', `${d} is not an output of this conversion`);
