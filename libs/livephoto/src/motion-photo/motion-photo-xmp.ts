@@ -14,9 +14,13 @@ export interface MotionPhotoXmpOptions {
   /** still time in µs of the video; -1 = unspecified (readers then take the frame nearest the middle) */
   presentationTimestampUs: number;
   videoMime?: string;
+  /** the primary image: `image/jpeg` (default), or `image/heic` whose video follows an 8-byte `mpvd` header (§6.2) */
+  primaryMime?: 'image/jpeg' | 'image/heic';
 }
 
-export function buildMotionPhotoXmp({ videoLength, presentationTimestampUs, videoMime = 'video/mp4' }: MotionPhotoXmpOptions): string {
+export function buildMotionPhotoXmp({ videoLength, presentationTimestampUs, videoMime = 'video/mp4', primaryMime = 'image/jpeg' }: MotionPhotoXmpOptions): string {
+  // HEIC: the video is the payload of a top-level `mpvd` box, so the primary's padding is that box's header
+  const primaryPadding = primaryMime === 'image/heic' ? 8 : 0;
   return `<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 5.1.0-jc003">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -30,7 +34,7 @@ export function buildMotionPhotoXmp({ videoLength, presentationTimestampUs, vide
    <Container:Directory>
     <rdf:Seq>
      <rdf:li rdf:parseType="Resource">
-      <Container:Item Item:Mime="image/jpeg" Item:Semantic="Primary" Item:Length="0" Item:Padding="0"/>
+      <Container:Item Item:Mime="${primaryMime}" Item:Semantic="Primary" Item:Length="0" Item:Padding="${primaryPadding}"/>
      </rdf:li>
      <rdf:li rdf:parseType="Resource">
       <Container:Item Item:Mime="${videoMime}" Item:Semantic="MotionPhoto" Item:Length="${videoLength}" Item:Padding="0"/>

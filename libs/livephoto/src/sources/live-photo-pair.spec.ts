@@ -7,8 +7,10 @@ import { convertToLivePhoto } from '../convert';
 import { buildAppleMakerNote } from '../exif/apple-maker-note';
 import { listJpegSegments, writeJpegExif } from '../exif/jpeg';
 import { buildExifTiff } from '../exif/tiff';
+import { readItemData } from '../heif/items';
+import { parseHeif } from '../heif/parse';
 import { inspectMotionPhoto } from '../inspect';
-import { readMotionPhoto } from '../motion-photo';
+import { parseMotionPhotoXmp, readMotionPhoto } from '../motion-photo';
 import { IPHONE_CONTENT_IDENTIFIER, IPHONE_HEIC, IPHONE_MOV, IPHONE_STILL_TIME } from '../testing/fixtures';
 import { makeSource } from '@vid2live/media/test-media';
 import { convertLivePhotoPair } from './live-photo-pair';
@@ -75,16 +77,18 @@ it('keeps the still byte for byte in its image data, its Exif minus the Apple Ma
   expect(tags['XMP-GCamera:MotionPhoto']).toBe(1);
 }, 120_000);
 
-it('refuses a pair whose halves carry different identifiers (PAIR_MISMATCH) and a HEIC still (INPUT_UNSUPPORTED), each in words', async () => {
+it('refuses a pair whose halves carry different identifiers (PAIR_MISMATCH) and a still that is no photo (INPUT_NOT_MEDIA), each in words', async () => {
   const other = await convertToLivePhoto({ source: makeSource('landscape-1080p-audio', dir), outputDir: path.join(dir, 'other'), baseName: 'IMG_0002', options: { duration: 1 } });
   const mismatch = await convertLivePhotoPair({ still: pair.still, movie: other.moviePath, outputDir: path.join(dir, 'x'), baseName: 'X', workDir: path.join(dir, 'work') }).catch((e) => e);
   expect(mismatch.code).toBe('PAIR_MISMATCH');
   expect(mismatch.message).toMatch(/IMG_0001\.JPG \+ IMG_0002\.MOV/);
   expect(fs.existsSync(path.join(dir, 'x', 'X.MP.jpg'))).toBe(false);
 
-  const heic = await convertLivePhotoPair({ still: IPHONE_HEIC, movie: IPHONE_MOV, outputDir: path.join(dir, 'y'), baseName: 'Y', workDir: path.join(dir, 'work') }).catch((e) => e);
-  expect(heic.code).toBe('INPUT_UNSUPPORTED');
-  expect(heic.message).toMatch(/IMG_3853\.HEIC is a HEIC still/);
+  // a still that is neither JPEG nor HEIC
+  const text = path.join(dir, 'NOTE.JPG');
+  fs.writeFileSync(text, 'not a photo\n');
+  const notPhoto = await convertLivePhotoPair({ still: text, movie: pair.movie, outputDir: path.join(dir, 'y'), baseName: 'Y', workDir: path.join(dir, 'work') }).catch((e) => e);
+  expect(notPhoto.code).toBe('INPUT_NOT_MEDIA');
 }, 120_000);
 
 it("the genuine iPhone MOV (HEVC) with a JPEG still of its identifier: the Motion Photo's video is the iPhone's, keyed at its 0.9 s", async () => {
@@ -107,4 +111,49 @@ it("the genuine iPhone MOV (HEVC) with a JPEG still of its identifier: the Motio
   const md5 = (f: string) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', f, '-map', '0:v:0', '-f', 'md5', '-'], { encoding: 'utf8' }).trim();
   expect(md5(mp4)).toBe(md5(IPHONE_MOV));
   expect((await readAllTags(r.motionPhotoPath))['Apple:ContentIdentifier']).toBeUndefined();
+}, 120_000);
+
+it('the genuine iPhone pair (HEIC + HEVC MOV) → IMG_3853.MP.HEIC: its coded image items byte for byte, Exif minus the MakerNote, XMP item, the MOV in a trailing mpvd box', async () => {
+  const r = await convertLivePhotoPair({ still: IPHONE_HEIC, movie: IPHONE_MOV, outputDir: path.join(dir, 'heic'), baseName: 'IMG_3853', workDir: path.join(dir, 'work') });
+  expect(path.basename(r.motionPhotoPath)).toBe('IMG_3853.MP.HEIC');
+  expect(r.sourceContentIdentifier).toBe(IPHONE_CONTENT_IDENTIFIER);
+  expect(r.presentationTimestampUs).toBe(IPHONE_STILL_TIME * 1e6);
+
+  const before = parseHeif(fs.readFileSync(IPHONE_HEIC));
+  const bytes = fs.readFileSync(r.motionPhotoPath);
+  const after = parseHeif(bytes);
+  // every coded image item (the tiles, the grid, the thumbnail…) carries the same bytes
+  const coded = (f: ReturnType<typeof parseHeif>) =>
+    new Map(f.meta.itemInfo!.entries.filter((e) => e.itemType === 'hvc1' || e.itemType === 'grid').map((e) => [e.itemId, readItemData(f, e.itemId).toString('base64')]));
+  expect(coded(after)).toEqual(coded(before));
+  expect(coded(after).size).toBeGreaterThan(1);
+  expect(after.meta.primaryItem!.itemId).toBe(before.meta.primaryItem!.itemId);
+
+  // the XMP item, described cdsc → the primary, says where the video is
+  const xmpItem = after.meta.itemInfo!.entries.find((e) => e.itemType === 'mime' && e.contentType === 'application/rdf+xml')!;
+  expect(after.meta.itemReference!.references).toContainEqual({ type: 'cdsc', fromItemId: xmpItem.itemId, toItemIds: [after.meta.primaryItem!.itemId] });
+  const xmp = parseMotionPhotoXmp(readItemData(after, xmpItem.itemId).toString('utf8'));
+  expect(xmp.motionPhotoFlag).toBe(true);
+  expect(xmp.presentationTimestampUs).toBe(IPHONE_STILL_TIME * 1e6);
+  const last = after.topLevel[after.topLevel.length - 1];
+  expect(last.type).toBe('mpvd');
+  const video = bytes.subarray(last.start + 8, last.end);
+  expect(xmp.items.map((i) => [i.mime, i.semantic, i.length, i.padding])).toEqual([
+    ['image/heic', 'Primary', 0, 8],
+    ['video/mp4', 'MotionPhoto', video.length, 0],
+  ]);
+  const mp4 = path.join(dir, 'heic-inside.mp4');
+  fs.writeFileSync(mp4, video);
+  const md5 = (f: string) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', f, '-map', '0:v:0', '-f', 'md5', '-'], { encoding: 'utf8' }).trim();
+  expect(md5(mp4)).toBe(md5(IPHONE_MOV));
+
+  // ExifTool: a Motion Photo whose camera Exif stayed, without the Apple ContentIdentifier
+  const tags = await readAllTags(r.motionPhotoPath);
+  const original = await readAllTags(IPHONE_HEIC);
+  expect(tags['XMP-GCamera:MotionPhoto']).toBe(1);
+  // what Immich and other ExifTool-based galleries extract as the motion part
+  expect(tags['QuickTime:MotionPhotoVideo']).toBeDefined();
+  expect(tags['Apple:ContentIdentifier']).toBeUndefined();
+  expect(original['Apple:ContentIdentifier']).toBe(IPHONE_CONTENT_IDENTIFIER);
+  for (const tag of ['EXIF:Make', 'EXIF:Model', 'EXIF:DateTimeOriginal', 'EXIF:GPSLatitude']) expect([tag, tags[tag]]).toEqual([tag, original[tag]]);
 }, 120_000);

@@ -4,14 +4,17 @@ import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { setExifMakerNote } from '../exif/add-maker-note';
 import { readJpegExif, writeJpegExif } from '../exif/jpeg';
 import { inspectLivePhoto } from '../inspect';
+import { readItemData } from '../heif/items';
+import { parseHeif } from '../heif/parse';
 import { motionPhotoFileName, writeMotionPhoto } from '../motion-photo';
+import { writeHeicMotionPhoto } from '../motion-photo/heic-motion-photo';
 import { mediaToolsOf } from '../ports/default-media-tools';
 import type { PlanWarning, StageContext } from '../types';
 import { MAX_MOTION_PHOTO_STILL_BYTES } from './motion-photo-source';
 
 /**
- * A Live Photo pair (still + MOV) → a Google Motion Photo (the iPhone → Android direction). The still's image data
- * is kept byte for byte (only its metadata changes: the Motion Photo XMP is added, the Apple MakerNote — whose
+ * A Live Photo pair (JPEG or HEIC still + MOV) → a Google Motion Photo (the iPhone → Android direction): NAME.MP.jpg
+ * or NAME.MP.HEIC. The still's image data is kept byte for byte (only its metadata changes: the Motion Photo XMP is added, the Apple MakerNote — whose
  * ContentIdentifier would make the Motion Photo a second claimant of the pair's MOV — is removed, the rest of the
  * Exif, GPS included, stays); the MOV's video is re-muxed, not re-encoded, into the MP4 the Motion Photo carries
  * (audio to AAC, which MP4 needs), and the presentation timestamp is the pair's still-image time.
@@ -20,7 +23,7 @@ export interface LivePhotoPairRequest {
   still: string;
   movie: string;
   outputDir: string;
-  /** output name without extension: the Motion Photo is `<baseName>.MP.jpg` */
+  /** output name without extension: the Motion Photo is `<baseName>.MP.jpg` (`.MP.HEIC` for a HEIC still) */
   baseName: string;
   /** scratch folder (the MP4 re-mux) */
   workDir: string;
@@ -39,7 +42,7 @@ const HEIF_BRANDS = /^(heic|heix|heim|heis|hevc|hevx|mif1|msf1|avif|avis)$/;
 
 export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<StageContext, 'signal' | 'media'> = {}): Promise<LivePhotoPairResult> {
   throwIfAborted(ctx.signal);
-  const jpeg = await readJpegStill(req.still);
+  const photo = await readStill(req.still);
   const report = await inspectLivePhoto(req.still, req.movie);
   // A half that cannot be read fails the pair with that half's own code (a text file named .MOV is not a movie).
   const unreadable = report.errors.find((e) => e.code === 'MOVIE_UNREADABLE' || e.code === 'STILL_UNREADABLE');
@@ -59,9 +62,6 @@ export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<
     });
   }
 
-  // The still: Exif kept minus the Apple MakerNote; the image data untouched.
-  const exif = readJpegExif(jpeg);
-  const still = exif.tiffBytes && exif.tiff?.exif.has(0x927c) ? writeJpegExif(jpeg, setExifMakerNote(exif.tiffBytes, null)) : jpeg;
 
   // The movie: video stream copied, audio to AAC, into an isom MP4 (what Motion Photo readers accept).
   await fs.mkdir(req.workDir, { recursive: true });
@@ -70,29 +70,53 @@ export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<
     ['-i', req.movie, '-map', '0:v:0', '-map', '0:a:0?', '-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k', '-map_metadata', '-1', '-movflags', '+faststart', '-f', 'mp4', '-y', mp4],
     { signal: ctx.signal, subject: req.movie },
   );
-  const motionPhotoPath = path.join(req.outputDir, motionPhotoFileName(req.baseName));
+  // The still: its image data untouched, its Exif kept minus the Apple MakerNote; a HEIC stays a HEIC (§6.2).
+  const motionPhotoPath = path.join(
+    req.outputDir,
+    photo.format === 'heic' ? motionPhotoFileName(req.baseName).replace(/\.jpg$/, '.HEIC') : motionPhotoFileName(req.baseName),
+  );
   await fs.mkdir(path.dirname(motionPhotoPath), { recursive: true });
   try {
-    await writeMotionPhoto({ jpeg: still, mp4Path: mp4, outputPath: motionPhotoPath, presentationTimestampUs, signal: ctx.signal });
+    if (photo.format === 'heic') {
+      const tiff = heicExifTiff(photo.bytes);
+      await writeHeicMotionPhoto({
+        heic: photo.bytes,
+        exifTiff: tiff ? setExifMakerNote(tiff, null) : null,
+        mp4Path: mp4,
+        outputPath: motionPhotoPath,
+        presentationTimestampUs,
+        signal: ctx.signal,
+      });
+    } else {
+      const exif = readJpegExif(photo.bytes);
+      const still = exif.tiffBytes && exif.tiff?.exif.has(0x927c) ? writeJpegExif(photo.bytes, setExifMakerNote(exif.tiffBytes, null)) : photo.bytes;
+      await writeMotionPhoto({ jpeg: still, mp4Path: mp4, outputPath: motionPhotoPath, presentationTimestampUs, signal: ctx.signal });
+    }
   } finally {
     await fs.rm(mp4, { force: true });
   }
   return { motionPhotoPath, presentationTimestampUs, sourceContentIdentifier: report.contentIdentifier, warnings };
 }
 
-/** The still as JPEG bytes (bounded); a HEIF still is refused with its own reason (it cannot be decoded here). */
-async function readJpegStill(file: string): Promise<Buffer> {
+/** The still's bytes (bounded) and its kind: JPEG, or HEIC (HEIF with an HEVC-coded primary). */
+async function readStill(file: string): Promise<{ format: 'jpeg' | 'heic'; bytes: Buffer }> {
   const st = await fs.stat(file).catch(() => undefined);
   if (!st?.isFile()) throw new LivePhotoError('SOURCE_NOT_FOUND', `${file} does not exist or is not a file`);
   if (st.size === 0) throw new LivePhotoError('SOURCE_EMPTY', `${file} is empty`);
   if (st.size > MAX_MOTION_PHOTO_STILL_BYTES) throw new LivePhotoError('INPUT_UNSUPPORTED', `${file} is ${st.size} bytes: no phone's still is that large`);
   const bytes = await fs.readFile(file);
-  if (bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp' && HEIF_BRANDS.test(bytes.toString('latin1', 8, 12))) {
-    throw new LivePhotoError(
-      'INPUT_UNSUPPORTED',
-      `${path.basename(file)} is a HEIC still: a Motion Photo from a HEIC pair is not supported yet (JPEG stills only; set the iPhone to "Most Compatible" or export the pair as JPEG)`,
-    );
-  }
-  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new LivePhotoError('INPUT_NOT_MEDIA', `${path.basename(file)} is neither a JPEG nor a HEIC still`);
-  return bytes;
+  if (bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp' && HEIF_BRANDS.test(bytes.toString('latin1', 8, 12))) return { format: 'heic', bytes };
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return { format: 'jpeg', bytes };
+  throw new LivePhotoError('INPUT_NOT_MEDIA', `${path.basename(file)} is neither a JPEG nor a HEIC still`);
+}
+
+/** The TIFF block of a HEIC's Exif item (after its u32 header offset), or null when it has none. */
+function heicExifTiff(heic: Buffer): Buffer | null {
+  const file = parseHeif(heic);
+  const id = file.meta.itemInfo?.entries.find((e) => e.itemType === 'Exif')?.itemId;
+  if (id === undefined) return null;
+  const payload = readItemData(file, id, 4 * 1024 * 1024);
+  if (payload.length < 4) return null;
+  const start = 4 + payload.readUInt32BE(0);
+  return start < payload.length ? Buffer.from(payload.subarray(start)) : null;
 }
