@@ -135,9 +135,9 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
       throw new LivePhotoError('INVALID_OPTIONS', `the wallpaper profile is not available for a Motion Photo source (${req.source}); convert its video`);
     }
     await makeOutputDir(req.outputDir);
-    // The original JPEG is kept as it is (no re-encode), whatever still format was asked for.
-    const jpegOut = outputPaths(req.outputDir, req.baseName, { ...options, still: 'jpeg', motionPhoto: false });
-    return convertMotionPhotoSource(req, motionPhoto, jpegOut, ctx);
+    // The original photo is kept as it is (no re-encode), whatever still format was asked for: JPEG or HEIC.
+    const stillOut = outputPaths(req.outputDir, req.baseName, { ...options, still: motionPhoto.kind === 'google-heic' ? 'heic' : 'jpeg', motionPhoto: false });
+    return convertMotionPhotoSource(req, motionPhoto, stillOut, ctx);
   }
 
   const source = await probeSource(req.source, ctx);

@@ -226,3 +226,14 @@ function describeHeicExif(meta: HeifMeta, brands: FileType, exifPayload: (itemId
     primaryColourTypes: primaryProps.filter((p) => p.type === 'colr').map((p) => p.box.toString('latin1', 8, 12)),
   };
 }
+
+/** The raw TIFF block of a HEIC's (first) Exif item, after its u32 header offset; null when it has none. */
+export function heicExifTiffBytes(heic: Buffer, limits: HeifLimits = {}): Buffer | null {
+  const file = parseHeif(heic, limits);
+  const id = file.meta.itemInfo?.entries.find((e) => e.itemType === 'Exif')?.itemId;
+  if (id === undefined) return null;
+  const payload = readItemData(file, id, MAX_EXIF_ITEM_BYTES);
+  if (payload.length < 4) return null;
+  const start = 4 + payload.readUInt32BE(0);
+  return start < payload.length ? Buffer.from(payload.subarray(start)) : null;
+}

@@ -9,7 +9,7 @@ import { listJpegSegments, writeJpegExif } from '../exif/jpeg';
 import { buildExifTiff } from '../exif/tiff';
 import { readItemData } from '../heif/items';
 import { parseHeif } from '../heif/parse';
-import { inspectMotionPhoto } from '../inspect';
+import { inspectLivePhoto, inspectMotionPhoto } from '../inspect';
 import { parseMotionPhotoXmp, readMotionPhoto } from '../motion-photo';
 import { IPHONE_CONTENT_IDENTIFIER, IPHONE_HEIC, IPHONE_MOV, IPHONE_STILL_TIME } from '../testing/fixtures';
 import { makeSource } from '@vid2live/media/test-media';
@@ -157,3 +157,25 @@ it('the genuine iPhone pair (HEIC + HEVC MOV) → IMG_3853.MP.HEIC: its coded im
   expect(original['Apple:ContentIdentifier']).toBe(IPHONE_CONTENT_IDENTIFIER);
   for (const tag of ['EXIF:Make', 'EXIF:Model', 'EXIF:DateTimeOriginal', 'EXIF:GPSLatitude']) expect([tag, tags[tag]]).toEqual([tag, original[tag]]);
 }, 120_000);
+
+it('and back (Android → iPhone): the HEIC Motion Photo as a source gives a valid pair whose HEIC still has the iPhone\'s coded image bytes', async () => {
+  const mp = await convertLivePhotoPair({ still: IPHONE_HEIC, movie: IPHONE_MOV, outputDir: path.join(dir, 'round'), baseName: 'IMG_3853', workDir: path.join(dir, 'work') });
+  const r = await convertToLivePhoto({ source: mp.motionPhotoPath, outputDir: path.join(dir, 'back'), baseName: 'IMG_3853' });
+  expect(path.basename(r.stillPath)).toBe('IMG_3853.HEIC');
+  expect(r.stillTime).toBeCloseTo(IPHONE_STILL_TIME, 2);
+  const report = await inspectLivePhoto(r.stillPath, r.moviePath);
+  expect(report.errors).toEqual([]);
+  expect(report.valid).toBe(true);
+  expect(report.contentIdentifier).toBe(r.contentIdentifier);
+
+  const coded = (f: ReturnType<typeof parseHeif>) =>
+    new Map(f.meta.itemInfo!.entries.filter((e) => e.itemType === 'hvc1' || e.itemType === 'grid').map((e) => [e.itemId, readItemData(f, e.itemId).toString('base64')]));
+  const back = parseHeif(fs.readFileSync(r.stillPath));
+  expect(coded(back)).toEqual(coded(parseHeif(fs.readFileSync(IPHONE_HEIC))));
+  // a plain still now: no Motion Photo XMP item, no mpvd box
+  expect(back.meta.itemInfo!.entries.some((e) => e.itemType === 'mime')).toBe(false);
+  expect(back.topLevel.some((b) => b.type === 'mpvd')).toBe(false);
+  const tags = await readAllTags(r.stillPath);
+  expect(tags['Apple:ContentIdentifier']).toBe(r.contentIdentifier);
+  expect(tags['EXIF:GPSLatitude']).toEqual((await readAllTags(IPHONE_HEIC))['EXIF:GPSLatitude']);
+}, 180_000);

@@ -4,8 +4,7 @@ import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { setExifMakerNote } from '../exif/add-maker-note';
 import { readJpegExif, writeJpegExif } from '../exif/jpeg';
 import { inspectLivePhoto } from '../inspect';
-import { readItemData } from '../heif/items';
-import { parseHeif } from '../heif/parse';
+import { heicExifTiffBytes } from '../heif/heic-exif';
 import { motionPhotoFileName, writeMotionPhoto } from '../motion-photo';
 import { writeHeicMotionPhoto } from '../motion-photo/heic-motion-photo';
 import { mediaToolsOf } from '../ports/default-media-tools';
@@ -78,7 +77,7 @@ export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<
   await fs.mkdir(path.dirname(motionPhotoPath), { recursive: true });
   try {
     if (photo.format === 'heic') {
-      const tiff = heicExifTiff(photo.bytes);
+      const tiff = heicExifTiffBytes(photo.bytes);
       await writeHeicMotionPhoto({
         heic: photo.bytes,
         exifTiff: tiff ? setExifMakerNote(tiff, null) : null,
@@ -110,13 +109,3 @@ async function readStill(file: string): Promise<{ format: 'jpeg' | 'heic'; bytes
   throw new LivePhotoError('INPUT_NOT_MEDIA', `${path.basename(file)} is neither a JPEG nor a HEIC still`);
 }
 
-/** The TIFF block of a HEIC's Exif item (after its u32 header offset), or null when it has none. */
-function heicExifTiff(heic: Buffer): Buffer | null {
-  const file = parseHeif(heic);
-  const id = file.meta.itemInfo?.entries.find((e) => e.itemType === 'Exif')?.itemId;
-  if (id === undefined) return null;
-  const payload = readItemData(file, id, 4 * 1024 * 1024);
-  if (payload.length < 4) return null;
-  const start = 4 + payload.readUInt32BE(0);
-  return start < payload.length ? Buffer.from(payload.subarray(start)) : null;
-}

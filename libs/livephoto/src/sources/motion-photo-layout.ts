@@ -1,6 +1,7 @@
 import { LivePhotoError } from '@vid2live/errors';
 import { isXmpApp1, JpegMarker, listJpegSegments, readJpegHeader, XMP_APP1_IDENTIFIER } from '../exif/jpeg';
 import { parseMotionPhotoXmp } from '../motion-photo/motion-photo-xmp';
+import { readHeifHead, readHeifItem } from '../heif/heif-reader';
 import { openRegularFile, readAt } from '../quicktime/regular-file';
 
 /**
@@ -18,7 +19,8 @@ import { openRegularFile, readAt } from '../quicktime/regular-file';
  *   Length/Padding are not Google-conformant (spec §6.2); the XMP still gives the presentation timestamp.
  */
 export interface MotionPhotoSourceLayout {
-  kind: 'google' | 'google-micro-video' | 'samsung';
+  /** `google-heic`: a HEIC whose video is the payload of a top-level `mpvd` box (spec §6.2; Samsung writes these too) */
+  kind: 'google' | 'google-micro-video' | 'samsung' | 'google-heic';
   fileSize: number;
   /**
    * bytes [0, stillLength) are the photo: the primary JPEG and anything between it and the video (an Ultra HDR
@@ -55,7 +57,10 @@ export async function detectMotionPhotoSource(file: string): Promise<MotionPhoto
   }
   const { handle, size } = opened;
   try {
-    const soi = await readAt(handle, 2, 0);
+    const soi = await readAt(handle, 12, 0);
+    if (soi.length >= 12 && soi.toString('latin1', 4, 8) === 'ftyp' && HEIF_BRANDS.test(soi.toString('latin1', 8, 12))) {
+      return await heicLayout(handle, size, file);
+    }
     if (soi.length < 2 || soi[0] !== 0xff || soi[1] !== JpegMarker.SOI) return null;
 
     let xmp: string | undefined;
@@ -106,8 +111,52 @@ export async function detectMotionPhotoSource(file: string): Promise<MotionPhoto
   }
 }
 
-/** Image extensions a folder walk checks for an embedded video (cheaply: the JPEG header and the last 8 bytes). */
-export const MOTION_PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg']);
+/** Image extensions a folder walk checks for an embedded video (cheaply: the JPEG header and the last 8 bytes, a HEIC's box headers). */
+export const MOTION_PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.heic', '.heif']);
+
+const HEIF_BRANDS = /^(heic|heix|heim|heis|mif1|msf1)$/;
+/** the XMP packet of a HEIC Motion Photo is a few kB */
+const MAX_HEIC_XMP_BYTES = 1024 * 1024;
+
+/**
+ * A HEIC Motion Photo: the video is the payload of a top-level `mpvd` box (after every box the still needs); the
+ * presentation timestamp comes from the XMP `mime` item when there is one. null for a plain HEIC (no `mpvd`).
+ */
+async function heicLayout(handle: Awaited<ReturnType<typeof openRegularFile>>['handle'], size: number, file: string): Promise<MotionPhotoSourceLayout | null> {
+  let head;
+  try {
+    head = await readHeifHead(handle, size);
+  } catch {
+    return null; // not a HEIC we can read: the probe reports it as the still image it is
+  }
+  const mpvd = head.topLevel.filter((b) => b.type === 'mpvd');
+  if (mpvd.length === 0) return null;
+  const box = mpvd[mpvd.length - 1];
+  let presentationTimestampUs: number | null = null;
+  const xmpItem = head.meta.itemInfo?.entries.find((e) => e.itemType === 'mime' && e.contentType === 'application/rdf+xml');
+  if (xmpItem) {
+    try {
+      const xmp = parseMotionPhotoXmp((await readHeifItem(handle, head, xmpItem.itemId, MAX_HEIC_XMP_BYTES)).toString('utf8'));
+      presentationTimestampUs = xmp.presentationTimestampUs !== null && xmp.presentationTimestampUs >= 0 ? xmp.presentationTimestampUs : null;
+    } catch {
+      // an unreadable XMP item: the still is placed at the middle of the video
+    }
+  }
+  // the still is every other top-level box; `mpvd` must come after the image data (nothing of the still follows it)
+  if (head.topLevel.some((b) => b.start > box.start)) {
+    throw new LivePhotoError('INPUT_UNSUPPORTED', `${file}: its mpvd box is not the last box of the file`, { file });
+  }
+  const videoOffset = box.start + box.headerSize;
+  const ftyp = await readAt(handle, 8, videoOffset);
+  if (ftyp.length < 8 || ftyp.toString('latin1', 4, 8) !== 'ftyp') {
+    throw new LivePhotoError('INPUT_TRUNCATED', `${file}: its mpvd box holds no MP4 (no ftyp box at byte ${videoOffset}); the file is cut short or damaged`, {
+      file,
+      reason: 'motion-photo-layout',
+      videoOffset,
+    });
+  }
+  return { kind: 'google-heic', fileSize: size, stillLength: box.start, videoOffset, videoLength: box.end - videoOffset, presentationTimestampUs };
+}
 
 /**
  * True when `file` is a JPEG Motion Photo, complete or not (one that claims a video it does not hold counts: it

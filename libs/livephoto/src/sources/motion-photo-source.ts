@@ -5,7 +5,11 @@ import { pipeline } from 'node:stream/promises';
 import type { ConvertRequest } from '../types';
 import { isLivePhotoError, LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { buildAppleMakerNote, buildExifTiff, findJpegEnd, gpsPositionOf, isXmpApp1, listJpegSegments, readJpegExif, writeJpegExif } from '../exif';
-import { ExifTag } from '../exif/tiff';
+import { ExifTag, parseExifTiff } from '../exif/tiff';
+import { addExifToHeic, heicExifTiffBytes } from '../heif/heic-exif';
+import { serializeHeif } from '../heif/layout';
+import { parseHeif } from '../heif/parse';
+import { withoutMotionPhotoParts } from '../motion-photo/heic-motion-photo';
 import { setExifMakerNote } from '../exif/add-maker-note';
 import { injectLivePhotoMetadata } from '../quicktime';
 import { openRegularFile, readAt } from '../quicktime/regular-file';
@@ -21,7 +25,7 @@ import type { MotionPhotoSourceLayout } from './motion-photo-layout';
 export const MAX_MOTION_PHOTO_STILL_BYTES = 256 * 1024 * 1024;
 
 /**
- * A Motion Photo (Google or Samsung JPEG) → Live Photo pair. The still is the original photo with only its
+ * A Motion Photo (Google or Samsung JPEG, or a HEIC with its video in an `mpvd` box) → Live Photo pair. The still is the original photo with only its
  * metadata changed: its own Exif (camera, GPS, dates, orientation) kept byte for byte with the Apple MakerNote
  * (the pair's ContentIdentifier) added, the Motion Photo XMP flag turned off (same length: nothing moves), and the
  * embedded video and any Samsung trailer left out; the image data is not decoded or re-encoded. The MOV is
@@ -61,7 +65,8 @@ export async function convertMotionPhotoSource(
       throw new LivePhotoError('INPUT_TRUNCATED', `${req.source} ends inside its Motion Photo video`, { file: req.source });
     }
 
-    const photoExif = readPhotoExif(photo, req.source);
+    const heic = layout.kind === 'google-heic';
+    const photoExif = heic ? readHeicPhotoExif(photo, req.source) : readPhotoExif(photo, req.source);
     const embedded = await probeEmbedded(video, req.source, ctx);
     // Capture time: the photo's own local time when it states its offset; else the video's (UTC) creation time,
     // put in the zone of the photo's GPS position by the pair's usual rules.
@@ -99,7 +104,7 @@ export async function convertMotionPhotoSource(
 
     ctx.onProgress?.({ stage: 'pair', percent: 0 });
     const contentIdentifier = req.contentIdentifier ?? newContentIdentifier();
-    const still = livePhotoStill(photo, photoExif, contentIdentifier);
+    const still = heic ? livePhotoHeicStill(photo, photoExif, contentIdentifier) : livePhotoStill(photo, photoExif, contentIdentifier);
     const capture = resolveCaptureTime(source);
     const stillTmp = `${out.still}.tmp-${process.pid}`;
     try {
@@ -155,6 +160,29 @@ function readPhotoExif(photo: Buffer, file: string): PhotoExif {
   } catch (e) {
     throw new LivePhotoError('INPUT_TRUNCATED', `the photo of the Motion Photo ${file} is damaged: ${(e as Error).message}`, { file }, { cause: e });
   }
+  return photoExifOf(exif.tiff, exif.tiffBytes);
+}
+
+/** The Exif of a HEIC Motion Photo's still (its Exif item). */
+function readHeicPhotoExif(photo: Buffer, file: string): PhotoExif {
+  let tiffBytes;
+  try {
+    tiffBytes = heicExifTiffBytes(photo);
+  } catch (e) {
+    throw new LivePhotoError('INPUT_TRUNCATED', `the photo of the Motion Photo ${file} is damaged: ${(e as Error).message}`, { file }, { cause: e });
+  }
+  let parsed = null;
+  try {
+    parsed = tiffBytes ? parseExifTiff(tiffBytes) : null;
+  } catch {
+    // an Exif block we cannot read is replaced by a minimal one, as for a photo without Exif
+    tiffBytes = null;
+  }
+  return photoExifOf(parsed, tiffBytes);
+}
+
+function photoExifOf(tiff: ReturnType<typeof parseExifTiff> | null, tiffBytes: Buffer | null): PhotoExif {
+  const exif = { tiff, tiffBytes };
   if (!exif.tiff || !exif.tiffBytes) return { tiff: null };
   const text = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
   const when = text(exif.tiff.exif.get(ExifTag.DateTimeOriginal));
@@ -189,6 +217,18 @@ export function livePhotoStill(photo: Buffer, exif: Pick<PhotoExif, 'tiff' | 'ma
     for (const m of text.matchAll(flags)) payload[m.index! + m[1].length] = 0x30; // '0'
   }
   return still;
+}
+
+/**
+ * The HEIC still of a HEIC Motion Photo as the pair's still: its coded image items untouched, its Exif item replaced
+ * by its own Exif with the Apple MakerNote added, the Motion Photo XMP item dropped (the video stays behind).
+ */
+export function livePhotoHeicStill(photo: Buffer, exif: Pick<PhotoExif, 'tiff' | 'make'>, contentIdentifier: string): Buffer {
+  const makerNote = buildAppleMakerNote(contentIdentifier, exif.make === 'Apple' ? {} : { livePhotoVideoIndex: null });
+  const tiff = exif.tiff ? setExifMakerNote(exif.tiff, makerNote) : buildExifTiff({ make: 'Apple', software: 'vid2live', makerNote: buildAppleMakerNote(contentIdentifier) });
+  const file = parseHeif(photo);
+  withoutMotionPhotoParts(file);
+  return addExifToHeic(serializeHeif(file), tiff);
 }
 
 /** probe of the extracted video; its failures name the Motion Photo, not the temporary file. */
