@@ -63,3 +63,15 @@ describe('outputTempKey', () => {
     expect(() => assertOutputName(`${'p'.repeat(1000)}/`, 'n', 'source.key')).toThrow(/1024 bytes/);
   });
 });
+
+describe('Motion Photo names', () => {
+  it('a NAME.MP.jpg|heic key is named NAME, like the CLI names its pair; other names keep their dots', () => {
+    expect(defaultOutputName({ key: 'android/PXL_20240101_120000.MP.jpg' })).toBe('PXL_20240101_120000');
+    expect(defaultOutputName({ key: 'android/IMG_1.MP.HEIC' })).toBe('IMG_1');
+    expect(defaultOutputName({ key: 'x/clip.MP.mp4' })).toBe('clip.MP');
+    expect(defaultOutputName({ key: 'x/.MP.jpg' })).toBe('.MP');
+    expect(prefixItemOutputCandidates('2024/PXL_1.MP.jpg').map((c) => c.name)).toEqual(['2024/PXL_1', '2024/PXL_1.MP.jpg']);
+    expect(prefixItemOutputCandidates('PXL_1.MP.jpg').map((c) => c.name)).toEqual(['PXL_1', 'PXL_1.MP.jpg']);
+    expect(prefixItemOutputCandidates('a/b.mov').map((c) => c.name)).toEqual(['a/b', 'a/b.mov']);
+  });
+});

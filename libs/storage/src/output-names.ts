@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { MAX_CONVERSION_ID_LENGTH, OUTPUT_TEMP_FOLDER, defaultOutputName } from './scope';
+import { MAX_CONVERSION_ID_LENGTH, OUTPUT_TEMP_FOLDER, defaultOutputName, stemOfName } from './scope';
 
 export { MAX_CONVERSION_ID_LENGTH, OUTPUT_TEMP_FOLDER };
 
@@ -68,8 +68,8 @@ export function batchItemOutputNames(items: readonly NamedSource[]): string[] {
  * and only what clashes even then gets `_2`, `_3`, … after the last candidate.
  */
 export function prefixItemOutputCandidates(rel: string): Array<{ name: string; folded: string }> {
-  const ext = path.posix.extname(rel);
-  const names = ext ? [rel.slice(0, -ext.length), rel] : [rel];
+  const stem = path.posix.join(path.posix.dirname(rel), stemOfName(path.posix.basename(rel))).replace(/^\.\//, '');
+  const names = stem !== rel ? [stem, rel] : [rel];
   return names.map((name) => ({ name, folded: name.toLowerCase() }));
 }
 

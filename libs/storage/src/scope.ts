@@ -106,8 +106,7 @@ export function defaultOutputName(source: { key: string } | { url: string }): st
       name = '';
     }
   }
-  const ext = path.posix.extname(name);
-  return (ext ? name.slice(0, -ext.length) : name) || 'livephoto';
+  return stemOfName(name) || 'livephoto';
 }
 
 // Looser than S3's 3–63 rule (the api enforces that on requests): s3rver and some stores take shorter names.
@@ -179,4 +178,14 @@ export class StorageScopePolicy {
       );
     }
   }
+}
+
+/**
+ * A file name without its extension; a Motion Photo's `NAME.MP.jpg|heic` (the spec's file-name pattern) also
+ * loses the `.MP`, so its Live Photo is `NAME.JPG|HEIC` + `NAME.MOV` (as the CLI names it).
+ */
+export function stemOfName(name: string): string {
+  const ext = path.posix.extname(name);
+  const stem = ext ? name.slice(0, -ext.length) : name;
+  return /^\.(jpe?g|heic|heif)$/i.test(ext) && /[^/]\.MP$/i.test(stem) ? stem.slice(0, -3) : stem;
 }
