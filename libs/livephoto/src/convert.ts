@@ -14,6 +14,7 @@ import { renderClip } from './stages/render';
 import { detectMotionPhotoSource } from './sources/motion-photo-layout';
 import { convertMotionPhotoSource } from './sources/motion-photo-source';
 import { HDR_REFERENCE_WHITE_NITS } from './stages/color';
+import { wallpaperFraming } from './stages/wallpaper-crop';
 import { WALLPAPER_PROFILE } from './types';
 import type { ConvertRequest, ClipPlan, ConvertOptions, CropRect, LivePhotoResult, PlanWarning, SourceInfo as LivePhotoSource, StageContext } from './types';
 
@@ -141,9 +142,17 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
   }
 
   const source = await probeSource(req.source, ctx);
-  const crop = wallpaper ? wallpaperCrop(source, options.crop) : undefined;
+  if (wallpaper && options.crop) wallpaperFraming(source, options.crop); // a bad crop fails before any decoding
   const planned = await planClip(source, wallpaper ? { ...options, duration: options.duration ?? WALLPAPER_PROFILE.duration } : options, ctx);
-  const plan = wallpaper ? wallpaperPlan(planned, options) : planned;
+  let plan = wallpaper ? wallpaperPlan(planned, options) : planned;
+  let crop: CropRect | undefined;
+  if (wallpaper) {
+    // Frame the 9:16 crop around what moves in the chosen clip (one small decode of the clip), unless given.
+    const columnMotion = options.crop ? undefined : await clipColumnMotion(req.source, source, plan, ctx);
+    const framing = wallpaperFraming(source, options.crop, columnMotion);
+    crop = framing.crop;
+    plan = { ...plan, reasons: [...plan.reasons, framing.reason] };
+  }
   throwIfAborted(ctx.signal);
 
   await makeOutputDir(req.outputDir);
@@ -219,7 +228,7 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
       // Capture-time warnings come from the source's metadata, not from the clip plan.
       warnings: [...plan.warnings, ...toneMappingWarnings(source, rendered.toneMapped), ...captureTimeWarnings(source)],
       reasons: plan.reasons,
-      ...(wallpaper ? { profile: 'wallpaper' as const } : {}),
+      ...(wallpaper ? { profile: 'wallpaper' as const, crop } : {}),
     };
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
@@ -235,24 +244,24 @@ export const WALLPAPER_DISCLAIMER =
  * The wallpaper's 9:16 framing, in upright source pixels: the user's rectangle (checked: inside the picture, 9:16
  * within 1 %), else the largest 9:16 rectangle centred on the picture.
  */
+/** Where things move across the picture during the clip (analysis columns); undefined when it cannot be measured. */
+async function clipColumnMotion(sourcePath: string, source: LivePhotoSource, plan: ClipPlan, ctx: StageContext): Promise<number[] | undefined> {
+  if (source.displayWidth <= source.displayHeight * (WALLPAPER_PROFILE.width / WALLPAPER_PROFILE.height) + 1) return undefined; // nothing to place
+  const analysis = await mediaToolsOf(ctx).analyseFrames(sourcePath, {
+    start: plan.start,
+    duration: plan.duration,
+    displayWidth: source.displayWidth,
+    displayHeight: source.displayHeight,
+    streamIndex: source.videoStreamIndex,
+    columns: true,
+    signal: ctx.signal,
+  });
+  return analysis.columnMotion;
+}
+
+/** The wallpaper framing without looking at the motion (the user's crop, or centred): see stages/wallpaper-crop.ts. */
 export function wallpaperCrop(source: Pick<LivePhotoSource, 'displayWidth' | 'displayHeight'>, crop?: CropRect): CropRect {
-  const W = source.displayWidth;
-  const H = source.displayHeight;
-  const aspect = WALLPAPER_PROFILE.width / WALLPAPER_PROFILE.height;
-  if (crop) {
-    const { x, y, width, height } = crop;
-    const ok = [x, y, width, height].every((v) => typeof v === 'number' && Number.isFinite(v)) && x >= 0 && y >= 0 && width >= 2 && height >= 2;
-    if (!ok || x + width > W + 0.5 || y + height > H + 0.5) {
-      throw new LivePhotoError('INVALID_OPTIONS', `crop ${width}x${height}+${x}+${y} is not inside the ${W}×${H} picture`, { crop, width: W, height: H });
-    }
-    if (Math.abs(width / height - aspect) / aspect > 0.01) {
-      throw new LivePhotoError('INVALID_OPTIONS', `crop ${width}x${height} is not 9:16 (the wallpaper is ${WALLPAPER_PROFILE.width}×${WALLPAPER_PROFILE.height})`, { crop });
-    }
-    return { x, y, width, height };
-  }
-  const width = Math.min(W, H * aspect);
-  const height = width / aspect;
-  return { x: (W - width) / 2, y: (H - height) / 2, width, height };
+  return wallpaperFraming(source, crop).crop;
 }
 
 /**

@@ -169,6 +169,8 @@ export interface LivePhotoResult {
   reasons: string[];
   /** `wallpaper` when the wallpaper profile made the pair */
   profile?: ConvertProfile;
+  /** the wallpaper's 9:16 crop of the upright source (given, around the motion, or centred) */
+  crop?: CropRect;
 }
 
 /** The engine's output video frame rate. */

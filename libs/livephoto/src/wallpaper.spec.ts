@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -214,4 +215,38 @@ describe('wallpaperCrop', () => {
       convertToLivePhoto({ source: '/nonexistent.mp4', outputDir: tmp, baseName: 'X', options: { crop: { x: 0, y: 0, width: 9, height: 16 } } }),
     ).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
   });
+});
+
+describe('wallpaper framing around the motion (real decode)', () => {
+  /** a still grey 1920×1080 picture with a moving 300×300 testsrc2 patch whose left edge is at `x` */
+  function patchVideo(x: number, name: string): string {
+    const file = path.join(tmp, name);
+    execFileSync('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', 'color=c=0x505050:s=1920x1080:r=30:d=3',
+      '-f', 'lavfi', '-i', 'testsrc2=s=300x300:r=30:d=3',
+      '-filter_complex', `[0][1]overlay=${x}:390:shortest=1`,
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', file,
+    ]);
+    return file;
+  }
+
+  it('puts the 9:16 crop over the moving part on the right, and keeps it centred when the motion is in the middle', async () => {
+    const right = await convertToLivePhoto({ source: patchVideo(1550, 'right.mp4'), outputDir: path.join(tmp, 'framed'), baseName: 'RIGHT', options: { profile: 'wallpaper' } });
+    // the patch (x 1550–1850) is inside the crop, which is not the centred one (x 656)
+    expect(right.crop!.x).toBeLessThanOrEqual(1550);
+    expect(right.crop!.x + right.crop!.width).toBeGreaterThanOrEqual(1850);
+    expect(right.reasons.join('\n')).toMatch(/around the motion/);
+    const centre = await convertToLivePhoto({ source: patchVideo(810, 'centre.mp4'), outputDir: path.join(tmp, 'framed'), baseName: 'CENTRE', options: { profile: 'wallpaper' } });
+    expect(centre.crop!.x).toBeCloseTo(656.25, 1);
+    expect(centre.reasons.join('\n')).toMatch(/centred 9:16 crop/);
+    // the user's crop wins over the measure
+    const given = await convertToLivePhoto({
+      source: path.join(tmp, 'right.mp4'),
+      outputDir: path.join(tmp, 'framed'),
+      baseName: 'GIVEN',
+      options: { profile: 'wallpaper', crop: { x: 0, y: 0, width: 607.5, height: 1080 } },
+    });
+    expect(given.crop).toEqual({ x: 0, y: 0, width: 607.5, height: 1080 });
+  }, 180_000);
 });

@@ -16,6 +16,7 @@ import {
   type GrayFrame,
   type PacketIndexRequest,
   type PacketInfo,
+  addColumnDifferences,
 } from './measures';
 
 /**
@@ -42,9 +43,19 @@ export async function analyseFrames(sourcePath: string, req: FrameAnalysisReques
   let filled = 0;
   let previousHalf: Uint8Array | undefined;
   let previousMotion = 0;
+  const columnSums = req.columns ? new Float64Array(width) : undefined;
+  const previousFull = req.columns ? Buffer.alloc(frameBytes) : undefined;
+  let pairs = 0;
 
   const onFrame = (data: Uint8Array) => {
     const frame: GrayFrame = { width, height, data };
+    if (columnSums && previousFull) {
+      if (frames.length > 0) {
+        addColumnDifferences(data, previousFull, width, columnSums);
+        pairs++;
+      }
+      previousFull.set(data);
+    }
     const half = halveGrayFrame(frame);
     let motion = previousHalf ? meanAbsDifference(half.data, previousHalf) : 0;
     // The fps filter duplicates frames to reach 30 fps from slower sources; an exact repeat is not "calm",
@@ -85,7 +96,13 @@ export async function analyseFrames(sourcePath: string, req: FrameAnalysisReques
       }
     },
   });
-  return { width, height, fps: ANALYSIS_FPS, frames };
+  return {
+    width,
+    height,
+    fps: ANALYSIS_FPS,
+    frames,
+    ...(columnSums ? { columnMotion: Array.from(columnSums, (s) => (pairs ? s / (pairs * height) : 0)) } : {}),
+  };
 }
 
 /**

@@ -114,6 +114,8 @@ export interface FrameAnalysisRequest {
   displayHeight: number;
   /** ffprobe index of the video stream to analyse (default: the first video stream) */
   streamIndex?: number;
+  /** also measure where in the picture things move: `columnMotion` */
+  columns?: boolean;
   signal?: AbortSignal;
   onProgress?: (percent: number) => void;
 }
@@ -123,6 +125,16 @@ export interface FrameAnalysis {
   height: number;
   fps: number;
   frames: FrameMetrics[];
+  /**
+   * with `columns`: per column of the analysis frame (as ffmpeg shows it, rotation applied), the mean absolute
+   * difference to the previous frame over the span (0–255) — where the motion is, left to right
+   */
+  columnMotion?: number[];
+}
+
+/** Adds |cur − prev| of every pixel to its column's sum. */
+export function addColumnDifferences(cur: Uint8Array, prev: Uint8Array, width: number, sums: Float64Array): void {
+  for (let i = 0; i < cur.length; i++) sums[i % width] += Math.abs(cur[i] - prev[i]);
 }
 
 // ---------------------------------------------------------------------------------------------------
