@@ -9,6 +9,7 @@ import { makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient } from './support/http';
 import { startApi, startWorker, stopAll, type ApiProcess, type AppProcess } from './support/processes';
 import { E2E_MEDIA, E2E_TMP, startStack, type Stack } from './support/stack';
+import { CHROMIUM, CHROMIUM_ARGS, STUDIO_ARTIFACTS, downloadAndUnzip, livePhotoReady, pressAndHold } from './support/studio-page';
 
 /**
  * The same studio page served by the API at /studio/ for a tenant (the service backend): sign in with the API key,
@@ -16,9 +17,8 @@ import { E2E_MEDIA, E2E_TMP, startStack, type Stack } from './support/stack';
  * the Live Photo made by an ordinary conversion job, played on press-and-hold, the zip downloaded and checked.
  * Then the surface itself over HTTP: sessions, tenants apart, browsers' cross-site requests refused.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(__dirname, '..', 'test-artifacts', 'studio');
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const ARTIFACTS = STUDIO_ARTIFACTS;
+const LAUNCH_ARGS = CHROMIUM_ARGS;
 
 /** the studio's upload limit in this test (small, so going over it is cheap) */
 const LIMIT = 20 * 1024 * 1024;
@@ -144,28 +144,11 @@ it('uploads by presigned PUT, moves the moment and the key photo, makes the pair
   expect(v1.body.status).toBe('completed');
   expect(v1.body.result.video.key).toMatch(/vid2live-studio\/.+\.MOV$/);
 
-  await page.waitForFunction(() => /Ready/.test(document.querySelector('.lp-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
-  const photoTime = await page.evaluate(() => (document.querySelector('[data-testid="livephoto"]') as unknown as { photoTime?: number }).photoTime);
-  expect(photoTime).toBeCloseTo(key - 0.5, 2);
-  await page.getByRole('button', { name: 'Play Live Photo' }).hover();
-  await page.mouse.down();
-  await page.waitForFunction(
-    () => {
-      const v = document.querySelector('[data-testid="livephoto"] video') as HTMLVideoElement | null;
-      return !!v && v.currentTime > 0.2;
-    },
-    undefined,
-    { timeout: 20_000 },
-  );
-  await page.screenshot({ path: path.join(ARTIFACTS, 'service-playing.png'), fullPage: true });
-  await page.mouse.up();
+  expect(await livePhotoReady(page)).toBeCloseTo(key - 0.5, 2);
+  await pressAndHold(page, 'service-playing.png');
 
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download pair (.zip)' }).click()]);
   const dir = path.join(tmp, 'download');
-  const zip = path.join(dir, download.suggestedFilename());
-  fs.mkdirSync(dir, { recursive: true });
-  await download.saveAs(zip);
-  execFileSync('unzip', ['-q', zip], { cwd: dir });
+  const zip = await downloadAndUnzip(page, 'Download pair (.zip)', dir);
   const stem = path.basename(zip, '.zip');
   const report = await inspectLivePhoto(path.join(dir, `${stem}.JPG`), path.join(dir, `${stem}.MOV`));
   expect(report.errors).toEqual([]);

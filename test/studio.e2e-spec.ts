@@ -7,6 +7,7 @@ import { startStudioServer, type RunningStudio } from '../apps/studio/src/local-
 import { inspectLivePhoto } from '@vid2live/livephoto/inspect';
 import { inspectPvtPackage } from '@vid2live/livephoto/pvt';
 import { makeSource, makeTempDir, removeDir } from '@vid2live/media/test-media';
+import { CHROMIUM, CHROMIUM_ARGS, STUDIO_ARTIFACTS, downloadAndUnzip, livePhotoReady, pressAndHold } from './support/studio-page';
 
 /**
  * The studio in Debian's Chromium (never a downloaded browser), driven by playwright-core, against the local
@@ -14,9 +15,8 @@ import { makeSource, makeTempDir, removeDir } from '@vid2live/media/test-media';
  * zip and check the pair; a broken file shows its error and the page stays usable. Screenshots (desktop and phone
  * width) go to test-artifacts/studio/ for a person to look at.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(__dirname, '..', 'test-artifacts', 'studio');
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const ARTIFACTS = STUDIO_ARTIFACTS;
+const LAUNCH_ARGS = CHROMIUM_ARGS;
 
 describe('studio in Chromium (local backend)', () => {
   let tmp: string;
@@ -97,31 +97,13 @@ describe('studio in Chromium (local backend)', () => {
     // press and hold the Live Photo: LivePhotosKit plays the movie
     const player = page.getByRole('img', { name: 'Live Photo preview' });
     await player.waitFor({ state: 'visible' });
-    await page.waitForFunction(() => /Ready/.test(document.querySelector('.lp-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
     // LivePhotosKit read the key photo's time from the real (HEVC) MOV, its metadata source
-    const photoTime = await page.evaluate(() => (document.querySelector('[data-testid="livephoto"]') as unknown as { photoTime?: number }).photoTime);
-    expect(photoTime).toBeCloseTo(key - 0.5, 2);
-    const hold = page.getByRole('button', { name: 'Play Live Photo' });
-    await hold.hover();
-    await page.mouse.down();
-    await page.waitForFunction(
-      () => {
-        const v = document.querySelector('[data-testid="livephoto"] video') as HTMLVideoElement | null;
-        return !!v && v.currentTime > 0.2;
-      },
-      undefined,
-      { timeout: 20_000 },
-    );
-    await page.screenshot({ path: path.join(ARTIFACTS, 'desktop-playing.png'), fullPage: true });
-    await page.mouse.up();
+    expect(await livePhotoReady(page)).toBeCloseTo(key - 0.5, 2);
+    await pressAndHold(page, 'desktop-playing.png');
 
     // take it to the phone: the zip holds NAME.JPG + NAME.MOV, a valid pair whose still is the chosen frame
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download pair (.zip)' }).click()]);
-    const zip = path.join(tmp, 'download', download.suggestedFilename());
-    fs.mkdirSync(path.dirname(zip), { recursive: true });
-    await download.saveAs(zip);
+    const zip = await downloadAndUnzip(page, 'Download pair (.zip)', path.join(tmp, 'download'));
     expect(path.basename(zip)).toBe('landscape.zip');
-    execFileSync('unzip', ['-q', zip], { cwd: path.dirname(zip) });
     const report = await inspectLivePhoto(path.join(path.dirname(zip), 'landscape.JPG'), path.join(path.dirname(zip), 'landscape.MOV'));
     expect(report.valid).toBe(true);
     expect(report.stillTime).toBeCloseTo(key - 0.5, 2);

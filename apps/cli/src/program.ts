@@ -71,7 +71,7 @@ export function buildProgram(): Command {
         .choices(['standard', 'wallpaper'])
         .default('standard'),
     )
-    .option('--crop <WxH+X+Y>', 'wallpaper framing: a 9:16 rectangle of the upright source, e.g. 607x1080+400+0 (default: around the clip's motion, else centred)', cropRect)
+    .option('--crop <WxH+X+Y>', 'wallpaper framing: a 9:16 rectangle of the upright source, e.g. 607x1080+400+0 (default: around the motion of the clip, else centred)', cropRect)
     .option('--concurrency <n>', 'files converted at once', positiveInt, 1)
     .option('--json', 'print a JSON summary on stdout instead of text', false)
     .action(async (inputs: string[], o) => {

@@ -13,6 +13,7 @@ import {
   parseHeif,
   propertiesOf,
   readItemData,
+  removeItems,
   serializeHeif,
   usedItemIds,
 } from './heif-file';
@@ -70,18 +71,7 @@ export function addExifToHeic(heic: Buffer, tiff: Buffer): Buffer {
 }
 
 function removeExifItems(meta: HeifMeta): void {
-  const exifIds = new Set(meta.itemInfo!.entries.filter((e) => e.itemType === 'Exif').map((e) => e.itemId));
-  if (exifIds.size === 0) return;
-  // Their bytes stay behind in the old mdat, unreferenced; moving media data is not worth the risk.
-  meta.itemInfo!.entries = meta.itemInfo!.entries.filter((e) => !exifIds.has(e.itemId));
-  meta.itemLocation!.items = meta.itemLocation!.items.filter((i) => !exifIds.has(i.itemId));
-  if (meta.itemReference) {
-    meta.itemReference.references = meta.itemReference.references
-      .filter((r) => !exifIds.has(r.fromItemId))
-      .map((r) => ({ ...r, toItemIds: r.toItemIds.filter((id) => !exifIds.has(id)) }))
-      .filter((r) => r.toItemIds.length > 0);
-  }
-  for (const a of meta.associations ?? []) a.entries = a.entries.filter((e) => !exifIds.has(e.itemId));
+  removeItems(meta, new Set(meta.itemInfo!.entries.filter((e) => e.itemType === 'Exif').map((e) => e.itemId)));
 }
 
 function appleFileType(file: HeifFile): FileType {

@@ -17,6 +17,6 @@ export type {
 } from './model';
 export { MAX_ILOC_EXTENTS, MAX_ITEM_BYTES } from './model';
 export { checkReferencedBytes, parseFileType, parseHeif, parseMeta } from './parse';
-export { itemRanges, propertiesOf, readItemData, usedItemIds } from './items';
+export { itemRanges, propertiesOf, readItemData, removeItems, usedItemIds } from './items';
 export { encodeFileType, encodeMeta } from './encode';
 export { serializeHeif } from './layout';

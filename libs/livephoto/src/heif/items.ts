@@ -15,6 +15,23 @@ export function usedItemIds(meta: HeifMeta): number[] {
 }
 
 /**
+ * Removes items from the structure: their info, location, references (from and to them) and property
+ * associations. Their bytes stay where they are, unreferenced (moving media data is not worth the risk).
+ */
+export function removeItems(meta: HeifMeta, ids: ReadonlySet<number>): void {
+  if (ids.size === 0) return;
+  if (meta.itemInfo) meta.itemInfo.entries = meta.itemInfo.entries.filter((e) => !ids.has(e.itemId));
+  if (meta.itemLocation) meta.itemLocation.items = meta.itemLocation.items.filter((i) => !ids.has(i.itemId));
+  if (meta.itemReference) {
+    meta.itemReference.references = meta.itemReference.references
+      .filter((r) => !ids.has(r.fromItemId))
+      .map((r) => ({ ...r, toItemIds: r.toItemIds.filter((id) => !ids.has(id)) }))
+      .filter((r) => r.toItemIds.length > 0);
+  }
+  for (const a of meta.associations ?? []) a.entries = a.entries.filter((e) => !ids.has(e.itemId));
+}
+
+/**
  * The bytes of an item, as `iloc` locates them in the original file (construction methods 0 and 1). Refuses
  * (INVALID_CONTAINER) an item of more than `maxBytes` before allocating anything.
  */

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { addExifToHeic } from '../heif/heic-exif';
-import { usedItemIds } from '../heif/items';
+import { removeItems, usedItemIds } from '../heif/items';
 import { serializeHeif } from '../heif/layout';
 import type { HeifFile } from '../heif/model';
 import { parseHeif } from '../heif/parse';
@@ -86,17 +86,6 @@ export async function writeHeicMotionPhoto(input: WriteHeicMotionPhotoInput): Pr
 /** Drops XMP `mime` items (their bytes stay behind, unreferenced) and top-level `mpvd` boxes: the HEIC as a plain still. */
 export function withoutMotionPhotoParts(file: HeifFile): void {
   const meta = file.meta;
-  const xmpIds = new Set((meta.itemInfo?.entries ?? []).filter((e) => e.itemType === 'mime' && e.contentType === XMP_CONTENT_TYPE).map((e) => e.itemId));
-  if (xmpIds.size && meta.itemInfo && meta.itemLocation) {
-    meta.itemInfo.entries = meta.itemInfo.entries.filter((e) => !xmpIds.has(e.itemId));
-    meta.itemLocation.items = meta.itemLocation.items.filter((i) => !xmpIds.has(i.itemId));
-    if (meta.itemReference) {
-      meta.itemReference.references = meta.itemReference.references
-        .filter((r) => !xmpIds.has(r.fromItemId))
-        .map((r) => ({ ...r, toItemIds: r.toItemIds.filter((id) => !xmpIds.has(id)) }))
-        .filter((r) => r.toItemIds.length > 0);
-    }
-    for (const a of meta.associations ?? []) a.entries = a.entries.filter((e) => !xmpIds.has(e.itemId));
-  }
+  removeItems(meta, new Set((meta.itemInfo?.entries ?? []).filter((e) => e.itemType === 'mime' && e.contentType === XMP_CONTENT_TYPE).map((e) => e.itemId)));
   file.topLevel = file.topLevel.filter((b) => b.type !== 'mpvd');
 }
