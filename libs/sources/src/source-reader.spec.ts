@@ -396,6 +396,13 @@ describe('SourceReader', () => {
       expect(readFileSync(d.input).equals(videoBytes)).toBe(true);
     });
 
+    it('downloads a photo key (a Motion Photo candidate) whole even past downloadMaxBytes: the engine takes it apart from a file', async () => {
+      await storage.putObjectFromFile('src', 'ok/PXL_1.MP.jpg', video);
+      const o = await open(new SourceReader(faulty, options()), { bucket: 'src', key: 'ok/PXL_1.MP.jpg' });
+      expect(o.mode).toBe('download');
+      expect(readFileSync(o.input).equals(videoBytes)).toBe(true);
+    });
+
     it.each([
       ['slowdown', 'SOURCE_UNAVAILABLE', true],
       ['internal', 'SOURCE_UNAVAILABLE', true],

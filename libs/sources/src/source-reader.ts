@@ -98,7 +98,7 @@ export class SourceReader {
     const localPath = this.storage.localPath?.(bucket, key);
     if (localPath) return fixed(localPath, name, head.size, 'local');
 
-    if (head.size <= this.opts.downloadMaxBytes) {
+    if (head.size <= downloadLimit(key, this.opts.downloadMaxBytes)) {
       // Small source: one GET to disk beats the 3 opens (probe, analysis, render) of a URL.
       const file = path.join(ctx.workDir, localDownloadName(key));
       const signals = [AbortSignal.timeout(this.opts.downloadTimeoutMs), ...(ctx.signal ? [ctx.signal] : [])];
@@ -194,7 +194,7 @@ export class SourceReader {
       const reader = new CachedRangeReader(fetcher);
       reader.seed(headBytes);
 
-      if (size <= this.opts.downloadMaxBytes) {
+      if (size <= downloadLimit(finalUrl.href, this.opts.downloadMaxBytes)) {
         const signals = [AbortSignal.timeout(this.opts.downloadTimeoutMs), ...(ctx.signal ? [ctx.signal] : [])];
         const signal = AbortSignal.any(signals);
         const out = await fs.open(file, 'w');
@@ -353,4 +353,21 @@ function idleWatchdog(ms: number, name: string): Transform {
   };
   arm();
   return t;
+}
+
+/**
+ * A photo (`.jpg|.jpeg|.heic|.heif`) is only ever a source as a Motion Photo, which the engine takes apart from a local
+ * file (photo bytes, then the embedded video): it is downloaded whole up to this size, even past
+ * SOURCE_DOWNLOAD_MAX_BYTES (a 50 MP HEIC Motion Photo is tens of MB; the engine reads at most 256 MiB of photo).
+ */
+export const PHOTO_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
+
+function downloadLimit(keyOrUrl: string, downloadMaxBytes: number): number {
+  let name = keyOrUrl;
+  try {
+    if (/^https?:\/\//i.test(keyOrUrl)) name = new URL(keyOrUrl).pathname;
+  } catch {
+    // not a URL: a key
+  }
+  return /\.(jpe?g|heic|heif)$/i.test(name) ? Math.max(downloadMaxBytes, PHOTO_DOWNLOAD_MAX_BYTES) : downloadMaxBytes;
 }
