@@ -9,6 +9,7 @@ import { makeCachedVideo } from '@vid2live/media/test-media';
 import { apiClient } from './support/http';
 import { startApi, startWorker, stopAll, type ApiProcess, type AppProcess } from './support/processes';
 import { E2E_MEDIA, E2E_TMP, startStack, type Stack } from './support/stack';
+import { objectKeys } from './worker-support';
 import { CHROMIUM, CHROMIUM_ARGS, STUDIO_ARTIFACTS, downloadAndUnzip, livePhotoReady, pressAndHold } from './support/studio-page';
 
 /**
@@ -216,6 +217,21 @@ describe('the /studio HTTP surface', () => {
       body: '{}',
     });
     expect(conv.status).toBe(404);
+  });
+
+  it('keeps frame previews on the 30 fps grid in 160-px steps: near-equal requests share one object', async () => {
+    const a = await session(stack.tenants.a.key);
+    const list = await (await fetch(`${api.url}/studio/api/videos`, { headers: { cookie: a } })).json();
+    const id = list.videos.find((v: { name: string }) => v.name.endsWith('.mp4') && v.name !== 'notes.mp4').id;
+    for (const q of ['t=0.5&w=300', 't=0.5004&w=320', 't=0.51&w=161']) {
+      const res = await fetch(`${api.url}/studio/api/videos/${id}/frame.jpg?${q}`, { headers: { cookie: a } });
+      expect([q, res.status, res.headers.get('content-type')]).toEqual([q, 200, 'image/jpeg']);
+    }
+    const keys: string[] = [];
+    for (const bucket of [stack.buckets.input, stack.buckets.output]) keys.push(...(await objectKeys(stack.storage, bucket, 'vid2live-studio/')));
+    const frames = keys.filter((k) => k.includes(`/videos/${id}/frames/`)).map((k) => k.split('/').pop()!);
+    expect(frames.filter((f) => f === '0.5000-320.jpg')).toHaveLength(1);
+    expect(frames.filter((f) => /^0\.50(04|00)-(300|161)\.jpg$|^0\.5004|^0\.5100/.test(f))).toEqual([]);
   });
 
   it('refuses what a browser says comes from another site, and changes from another origin', async () => {

@@ -125,8 +125,12 @@ export class StudioService {
   }
 
   /** The frame at `t` as the still would show it, made by a worker once and then kept beside the video. */
-  async frame(tenant: string, id: string, t: number, width: number): Promise<{ bucket: string; key: string }> {
+  async frame(tenant: string, id: string, time: number, requestedWidth: number): Promise<{ bucket: string; key: string }> {
     const v = await this.video(tenant, id);
+    // On the engine's 30 fps grid (where key photos are) and in steps of 160 px: a video has a bounded number of
+    // frame previews, however many different values a client sends.
+    const t = Math.round(time * 30) / 30;
+    const width = Math.min(1920, Math.ceil(requestedWidth / 160) * 160);
     const key = `${v.dir}frames/${t.toFixed(4)}-${width}.jpg`;
     if (await this.storage.head(v.bucket, key)) return { bucket: v.bucket, key };
     if (!(await this.storage.head(v.bucket, v.dir + STUDIO_FILES.info))) await this.analysis(tenant, id);
