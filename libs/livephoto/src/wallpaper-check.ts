@@ -1,3 +1,4 @@
+import { isHeifStillHead } from './heif/brands';
 import { readTopLevelBoxes } from './quicktime/top-level';
 import {
   firstSampleEntry,
@@ -73,7 +74,7 @@ async function isHeic(path: string): Promise<boolean> {
   try {
     if (size < 12) return false;
     const head = await readAt(handle, 12, 0);
-    return head.toString('latin1', 4, 8) === 'ftyp' && ['heic', 'heix', 'mif1', 'msf1', 'heim', 'heis'].includes(head.toString('latin1', 8, 12));
+    return isHeifStillHead(head);
   } finally {
     await handle.close();
   }

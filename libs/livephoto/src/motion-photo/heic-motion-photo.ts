@@ -8,7 +8,7 @@ import { removeItems, usedItemIds } from '../heif/items';
 import { serializeHeif } from '../heif/layout';
 import type { HeifFile } from '../heif/model';
 import { parseHeif } from '../heif/parse';
-import { MOTION_PHOTO_VIDEO_BRANDS, type MotionPhotoLayout } from './motion-photo';
+import { motionPhotoVideoLength, type MotionPhotoLayout } from './motion-photo';
 import { buildMotionPhotoXmp } from './motion-photo-xmp';
 
 export const XMP_CONTENT_TYPE = 'application/rdf+xml';
@@ -36,18 +36,7 @@ export interface WriteHeicMotionPhotoInput {
 export async function writeHeicMotionPhoto(input: WriteHeicMotionPhotoInput): Promise<MotionPhotoLayout> {
   const { mp4Path, outputPath, presentationTimestampUs, signal } = input;
   throwIfAborted(signal);
-  const videoLength = (await fsp.stat(mp4Path)).size;
-  const head = Buffer.alloc(12);
-  const fh = await fsp.open(mp4Path, 'r');
-  try {
-    await fh.read(head, 0, 12, 0);
-  } finally {
-    await fh.close();
-  }
-  const brand = head.toString('latin1', 4, 8) === 'ftyp' ? head.toString('latin1', 8, 12) : null;
-  if (brand === null || !(MOTION_PHOTO_VIDEO_BRANDS as readonly string[]).includes(brand)) {
-    throw new LivePhotoError('INVALID_CONTAINER', `${mp4Path} is not an MP4 with ftyp brand isom/mp42 (found ${brand === null ? 'no ftyp' : `"${brand}"`})`);
-  }
+  const videoLength = await motionPhotoVideoLength(mp4Path);
   if (MPVD_HEADER + videoLength > 0xffffffff) throw new LivePhotoError('INVALID_OPTIONS', `${mp4Path} is too large for an mpvd box`);
 
   const base = input.exifTiff ? addExifToHeic(input.heic, input.exifTiff) : input.heic;

@@ -49,15 +49,7 @@ export async function writeMotionPhoto(input: WriteMotionPhotoInput): Promise<Mo
   if (!Number.isSafeInteger(presentationTimestampUs) || presentationTimestampUs < -1) {
     throw new LivePhotoError('INVALID_OPTIONS', `presentationTimestampUs must be an integer ≥ -1, got ${presentationTimestampUs}`);
   }
-  const videoLength = (await fsp.stat(mp4Path)).size;
-  const brand = await readFtypBrand(mp4Path, 0);
-  if (brand === null || !(MOTION_PHOTO_VIDEO_BRANDS as readonly string[]).includes(brand)) {
-    // A QuickTime file labelled video/mp4 is skipped by ExifTool and confuses players (pitfall P10).
-    throw new LivePhotoError(
-      'INVALID_CONTAINER',
-      `${mp4Path} is not an MP4 with ftyp brand isom/mp42 (found ${brand === null ? 'no ftyp' : `"${brand}"`})`,
-    );
-  }
+  const videoLength = await motionPhotoVideoLength(mp4Path);
 
   const xmp = Buffer.concat([XMP_APP1_IDENTIFIER, Buffer.from(buildMotionPhotoXmp({ videoLength, presentationTimestampUs }), 'utf8')]);
   // Anything after EOI (an older trailer) would break "video starts at fileSize − Length" with Padding 0.
@@ -81,6 +73,22 @@ export async function writeMotionPhoto(input: WriteMotionPhotoInput): Promise<Mo
     if (e instanceof LivePhotoError) throw e;
     throw new LivePhotoError('OUTPUT_WRITE_FAILED', `writing the Motion Photo ${outputPath} failed: ${(e as Error).message}`, undefined, { cause: e });
   }
+}
+
+/**
+ * The byte length of the MP4 a Motion Photo (JPEG or HEIC) will carry, after checking it is one: `ftyp` with brand
+ * isom/mp42 — a QuickTime file labelled video/mp4 is skipped by ExifTool and confuses players (pitfall P10).
+ */
+export async function motionPhotoVideoLength(mp4Path: string): Promise<number> {
+  const videoLength = (await fsp.stat(mp4Path)).size;
+  const brand = await readFtypBrand(mp4Path, 0);
+  if (brand === null || !(MOTION_PHOTO_VIDEO_BRANDS as readonly string[]).includes(brand)) {
+    throw new LivePhotoError(
+      'INVALID_CONTAINER',
+      `${mp4Path} is not an MP4 with ftyp brand isom/mp42 (found ${brand === null ? 'no ftyp' : `"${brand}"`})`,
+    );
+  }
+  return videoLength;
 }
 
 const IMAGE_EXTENSION = /\.(jpe?g|heic|avif)$/i;

@@ -4,6 +4,7 @@ import { LivePhotoError, throwIfAborted } from '@vid2live/errors';
 import { setExifMakerNote } from '../exif/add-maker-note';
 import { readJpegExif, writeJpegExif } from '../exif/jpeg';
 import { inspectLivePhoto } from '../inspect';
+import { isHeifStillHead } from '../heif/brands';
 import { heicExifTiffBytes } from '../heif/heic-exif';
 import { motionPhotoFileName, writeMotionPhoto } from '../motion-photo';
 import { writeHeicMotionPhoto } from '../motion-photo/heic-motion-photo';
@@ -37,7 +38,6 @@ export interface LivePhotoPairResult {
   warnings: PlanWarning[];
 }
 
-const HEIF_BRANDS = /^(heic|heix|heim|heis|hevc|hevx|mif1|msf1|avif|avis)$/;
 
 export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<StageContext, 'signal' | 'media'> = {}): Promise<LivePhotoPairResult> {
   throwIfAborted(ctx.signal);
@@ -104,7 +104,7 @@ async function readStill(file: string): Promise<{ format: 'jpeg' | 'heic'; bytes
   if (st.size === 0) throw new LivePhotoError('SOURCE_EMPTY', `${file} is empty`);
   if (st.size > MAX_MOTION_PHOTO_STILL_BYTES) throw new LivePhotoError('INPUT_UNSUPPORTED', `${file} is ${st.size} bytes: no phone's still is that large`);
   const bytes = await fs.readFile(file);
-  if (bytes.length >= 12 && bytes.toString('latin1', 4, 8) === 'ftyp' && HEIF_BRANDS.test(bytes.toString('latin1', 8, 12))) return { format: 'heic', bytes };
+  if (isHeifStillHead(bytes)) return { format: 'heic', bytes };
   if (bytes[0] === 0xff && bytes[1] === 0xd8) return { format: 'jpeg', bytes };
   throw new LivePhotoError('INPUT_NOT_MEDIA', `${path.basename(file)} is neither a JPEG nor a HEIC still`);
 }

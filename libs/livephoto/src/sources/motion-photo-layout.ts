@@ -1,6 +1,7 @@
 import { LivePhotoError } from '@vid2live/errors';
 import { isXmpApp1, JpegMarker, listJpegSegments, readJpegHeader, XMP_APP1_IDENTIFIER } from '../exif/jpeg';
 import { parseMotionPhotoXmp } from '../motion-photo/motion-photo-xmp';
+import { isHeifStillHead } from '../heif/brands';
 import { readHeifHead, readHeifItem } from '../heif/heif-reader';
 import { openRegularFile, readAt } from '../quicktime/regular-file';
 
@@ -58,7 +59,7 @@ export async function detectMotionPhotoSource(file: string): Promise<MotionPhoto
   const { handle, size } = opened;
   try {
     const soi = await readAt(handle, 12, 0);
-    if (soi.length >= 12 && soi.toString('latin1', 4, 8) === 'ftyp' && HEIF_BRANDS.test(soi.toString('latin1', 8, 12))) {
+    if (isHeifStillHead(soi)) {
       return await heicLayout(handle, size, file);
     }
     if (soi.length < 2 || soi[0] !== 0xff || soi[1] !== JpegMarker.SOI) return null;
@@ -114,7 +115,6 @@ export async function detectMotionPhotoSource(file: string): Promise<MotionPhoto
 /** Image extensions a folder walk checks for an embedded video (cheaply: the JPEG header and the last 8 bytes, a HEIC's box headers). */
 export const MOTION_PHOTO_EXTENSIONS: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.heic', '.heif']);
 
-const HEIF_BRANDS = /^(heic|heix|heim|heis|mif1|msf1)$/;
 /** the XMP packet of a HEIC Motion Photo is a few kB */
 const MAX_HEIC_XMP_BYTES = 1024 * 1024;
 
