@@ -55,15 +55,28 @@ export const createConversionSchema = z.strictObject({
 /** Items batches become one BullMQ flow; beyond this, a prefix batch (listed page by page) is the tool. */
 export const MAX_BATCH_ITEMS = 1000;
 
-export const createBatchSchema = z.strictObject({
-  source: z.union([
-    z.strictObject({ bucket, prefix: z.string().max(900) }),
-    z.strictObject({ items: z.array(sourceSchema).min(1).max(MAX_BATCH_ITEMS) }),
-  ]),
-  output: outputSchema,
-  options: optionsSchema.optional(),
-  webhook: webhookSchema.optional(),
-});
+export const createBatchSchema = z
+  .strictObject({
+    source: z.union([
+      z.strictObject({
+        bucket,
+        prefix: z.string().max(900),
+        /**
+         * the prefix holds Live Photo pairs (NAME.HEIC|JPG + NAME.MOV side by side): each pair becomes one Google
+         * Motion Photo NAME.MP.HEIC|.MP.jpg (iPhone → Android); takes no `options`
+         */
+        livePhotoPairs: z.boolean().optional(),
+      }),
+      z.strictObject({ items: z.array(sourceSchema).min(1).max(MAX_BATCH_ITEMS) }),
+    ]),
+    output: outputSchema,
+    options: optionsSchema.optional(),
+    webhook: webhookSchema.optional(),
+  })
+  .refine((b) => !('livePhotoPairs' in b.source && b.source.livePhotoPairs) || !b.options || Object.keys(b.options).length === 0, {
+    path: ['options'],
+    message: 'a livePhotoPairs batch re-packs each pair as it is (the still and the video are not re-encoded): it takes no options',
+  });
 
 export type CreateConversionBody = z.output<typeof createConversionSchema>;
 export type CreateBatchBody = z.output<typeof createBatchSchema>;

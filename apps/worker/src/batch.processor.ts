@@ -16,6 +16,7 @@ import { batchParentJobOptions } from '@vid2live/jobs/submit';
 import { batchCompletedEventData } from '@vid2live/jobs/webhook-deliveries';
 import type { ObjectStorage } from '@vid2live/storage';
 import { prefixItemOutputCandidates } from '@vid2live/storage/output-names';
+import { pairListedKeys } from '@vid2live/storage/live-photo-pairs';
 import { StorageScopePolicy } from '@vid2live/storage/scope';
 import { classifyError, scrubbedError } from './errors';
 import { RecordStore } from './record-store';
@@ -24,6 +25,11 @@ import { WebhookEvents } from './webhook-events';
 import { WorkerQueues } from './queues';
 
 export const LIST_PAGE_SIZE = 1000;
+
+function withoutCarry(source: BatchExpandJobData['source']): BatchExpandJobData['source'] {
+  const { carry: _carried, ...rest } = source;
+  return rest;
+}
 
 /** `cnv_` + 26 base32 characters derived from (batch, key): a retried page re-adds the same ids, not new ones. */
 export function childConversionId(batchId: string, key: string): string {
@@ -107,23 +113,21 @@ export class BatchProcessor {
       const parent = this.parentRef(batchId);
       const now = new Date().toISOString();
       const children: Array<{ name: string; data: ConversionJobData; opts: object }> = [];
-      for (const obj of listing.objects) {
-        if (obj.key.endsWith('/')) continue; // folder placeholder objects
-        // Outputs written under the source prefix must not become inputs of the same batch.
-        if (data.output.bucket === data.source.bucket && data.output.prefix && obj.key.startsWith(data.output.prefix)) continue;
-        const id = childConversionId(batchId, obj.key);
-        const rel = obj.key.slice(data.source.prefix.length).replace(/^\/+/, '');
+      const add = async (key: string, extra: Pick<ConversionJobData, 'livePhotoPair'> = {}, named = true): Promise<void> => {
+        const id = childConversionId(batchId, key);
+        const rel = key.slice(data.source.prefix.length).replace(/^\/+/, '');
         // Distinct across pages: `x.mp4` listed after `x.mov` keeps its extension (claimed per batch in Redis).
-        const outputBaseName = await this.records.claimOutputName(batchId, obj.key, prefixItemOutputCandidates(rel));
+        const outputBaseName = named ? await this.records.claimOutputName(batchId, key, prefixItemOutputCandidates(rel)) : undefined;
         const jobData: ConversionJobData = {
           conversionId: id,
           tenant: data.tenant,
-          source: { bucket: data.source.bucket, key: obj.key },
+          source: { bucket: data.source.bucket, key },
           output: data.output,
           options: data.options ?? {},
           ...(data.webhook ? { webhook: data.webhook } : {}),
           batchId,
-          outputBaseName,
+          ...(outputBaseName ? { outputBaseName } : {}),
+          ...extra,
         };
         const record: ConversionRecord & { batchId: string } = {
           id,
@@ -135,6 +139,7 @@ export class BatchProcessor {
             output: data.output,
             options: data.options,
             ...(data.webhook ? { webhook: data.webhook } : {}),
+            ...extra,
           },
           batchId,
           createdAt: now,
@@ -145,6 +150,21 @@ export class BatchProcessor {
           data: jobData,
           opts: { ...conversionJobOptions, jobId: id, parent, ignoreDependencyOnFailure: true },
         });
+      };
+      // Outputs written under the source prefix must not become inputs of the same batch.
+      const isOwnOutput = (key: string) => data.output.bucket === data.source.bucket && Boolean(data.output.prefix) && key.startsWith(data.output.prefix);
+      const listed = listing.objects.map((o) => o.key).filter((key) => !key.endsWith('/') && !isOwnOutput(key));
+      let carry: string[] | undefined;
+      if (data.source.livePhotoPairs) {
+        // Each Live Photo pair is one item (its still's key names it); a pair straddling two pages is carried over.
+        const paired = pairListedKeys(data.source.carry ?? [], listed, Boolean(listing.continuationToken));
+        carry = paired.carry;
+        for (const item of paired.items) {
+          if (item.kind === 'pair') await add(item.still, { livePhotoPair: { movieKey: item.movie } });
+          else await add(item.key, { livePhotoPair: { incomplete: item.reason } }, false);
+        }
+      } else {
+        for (const key of listed) await add(key);
       }
       if (children.length) await this.queues.conversions.addBulk(children);
 
@@ -152,7 +172,7 @@ export class BatchProcessor {
         // Added before this page completes: the parent always has a pending child until the listing ends.
         const next: BatchExpandJobData = {
           ...data,
-          source: { ...data.source, continuationToken: listing.continuationToken },
+          source: { ...withoutCarry(data.source), continuationToken: listing.continuationToken, ...(carry?.length ? { carry } : {}) },
           page: page + 1,
         };
         await this.queues.batches.add(JOB_NAMES.expand, next, {

@@ -1,13 +1,19 @@
+import { promises as fs } from 'node:fs';
 import type { AppConfig } from '@vid2live/config';
-import type { ConversionJobData } from '@vid2live/jobs';
 import type { ObjectStorage } from '@vid2live/storage';
-import { SourceReader } from '@vid2live/sources/source-reader';
+import { SourceReader, type SourceRef } from '@vid2live/sources/source-reader';
 import type { ProgressWriter } from './conversion-progress';
 
-/** A string to replace in error messages before they are stored or logged (presigned URL, temp path). */
-export interface Scrub {
-  secret?: string;
-  replacement?: string;
+/**
+ * Strings to replace in error messages before they are stored or logged (a proxy URL or temp path → the name of
+ * the source it stands for): one entry per opened source.
+ */
+export type Scrub = Map<string, string>;
+
+export function applyScrub(scrub: Scrub, message: string): string {
+  let out = message;
+  for (const [secret, replacement] of scrub) if (secret) out = out.split(secret).join(replacement);
+  return out;
 }
 
 /** The worker's source reader, from the validated config (timeouts, sizes, the SSRF policy). */
@@ -33,19 +39,20 @@ export function sourceReaderFor(config: AppConfig, storage: ObjectStorage): Sour
  */
 export async function withSource<T>(
   sources: SourceReader,
-  data: ConversionJobData,
-  ctx: { workDir: string; signal: AbortSignal; progress: ProgressWriter; scrub: Scrub },
+  source: SourceRef,
+  ctx: { workDir: string; signal: AbortSignal; progress: ProgressWriter; scrub: Scrub; whole?: boolean },
   use: (input: string) => Promise<T>,
 ): Promise<T> {
   const { signal, progress, scrub } = ctx;
-  const opened = await sources.open(data.source, {
+  await fs.mkdir(ctx.workDir, { recursive: true });
+  const opened = await sources.open(source, {
     workDir: ctx.workDir,
     signal,
     onDownload: (percent) => progress.report({ stage: 'download', percent }),
+    ...(ctx.whole ? { whole: true } : {}),
   });
   // Errors name the source (s3://bucket/key, https://host/path), never the proxy URL or a worker's temp file.
-  scrub.secret = opened.input;
-  scrub.replacement = opened.name;
+  scrub.set(opened.input, opened.name);
   let out: T;
   try {
     out = await use(opened.input);

@@ -35,6 +35,10 @@ export function localName(base: string): string {
 export function assertStorageScope(config: AppConfig, data: ConversionJobData): void {
   const scopes = new StorageScopePolicy(config.TENANT_STORAGE ?? new Map());
   if ('key' in data.source) scopes.assertAccess(data.tenant, 'read', data.source, 'source.key');
+  const pair = data.livePhotoPair;
+  if (pair && 'movieKey' in pair && 'key' in data.source) {
+    scopes.assertAccess(data.tenant, 'read', { bucket: data.source.bucket, key: pair.movieKey }, 'source.key');
+  }
   scopes.assertAccess(data.tenant, 'write', { bucket: data.output.bucket, prefix: data.output.prefix }, 'output.prefix');
   assertOutputName(data.output.prefix, outputBaseName(data), 'key' in data.source ? 'source.key' : 'source.url');
 }

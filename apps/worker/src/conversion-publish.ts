@@ -6,11 +6,18 @@ import type { ConversionRecord, ObjectRef } from '@vid2live/jobs/records';
 import { LivePhotoError } from '@vid2live/errors';
 import type { ObjectStorage } from '@vid2live/storage';
 import { outputTempKey } from '@vid2live/storage/output-names';
+import type { LivePhotoPairResult } from '@vid2live/livephoto/sources/live-photo-pair';
 import type { EngineResult } from './conversion-engine';
 import { localName, outputBaseName } from './conversion-names';
 import type { ProgressWriter } from './conversion-progress';
 
 export type PublishedResult = NonNullable<ConversionRecord['result']>;
+
+export interface PublishContext {
+  signal: AbortSignal;
+  progress: ProgressWriter;
+  beforePublish: () => Promise<void>;
+}
 
 type ShareRole = keyof NonNullable<PublishedResult['share']>;
 type Role = 'video' | 'still' | 'motionPhoto' | `share.${ShareRole}`;
@@ -20,6 +27,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.HEIC': 'image/heic',
   '.MOV': 'video/quicktime',
   '.MP.jpg': 'image/jpeg',
+  '.MP.HEIC': 'image/heic',
   '.zip': 'application/zip',
   '.pvt.zip': 'application/zip',
   '.preview.MOV': 'video/quicktime',
@@ -41,23 +49,54 @@ export class OutputPublisher {
    * are up and before the first copy (the processor's last look for a cancel: it may abort `signal`); an aborted
    * signal then throws CANCELED and nothing is published.
    */
-  async publish(
-    data: ConversionJobData,
-    result: EngineResult,
-    ctx: { signal: AbortSignal; progress: ProgressWriter; beforePublish: () => Promise<void> },
-  ): Promise<PublishedResult> {
+  async publish(data: ConversionJobData, result: EngineResult, ctx: PublishContext): Promise<PublishedResult> {
+    const refs = await this.publishFiles(
+      data,
+      [
+        [result.moviePath, 'video'],
+        [result.stillPath, 'still'],
+        ...(result.motionPhotoPath ? [[result.motionPhotoPath, 'motionPhoto'] as [string, 'motionPhoto']] : []),
+        ...Object.entries(result.share ?? {}).map(([role, file]) => [file, `share.${role}`] as [string, Role]),
+      ],
+      ctx,
+    );
+    const share: NonNullable<PublishedResult['share']> = {};
+    for (const [role, ref] of Object.entries(refs)) {
+      if (role.startsWith('share.')) share[role.slice('share.'.length) as ShareRole] = ref;
+    }
+    return {
+      contentIdentifier: result.contentIdentifier,
+      stillTime: result.stillTime,
+      still: refs.still!,
+      video: refs.video!,
+      ...(refs.motionPhoto ? { motionPhoto: refs.motionPhoto } : {}),
+      warnings: result.warnings,
+      clip: result.clip,
+      width: result.width,
+      height: result.height,
+      reasons: result.reasons,
+      ...(Object.keys(share).length ? { share } : {}),
+    };
+  }
+
+  /** A Live Photo pair item's Motion Photo, published like a pair (temporary key first); its result names only it. */
+  async publishMotionPhoto(data: ConversionJobData, result: LivePhotoPairResult, ctx: PublishContext): Promise<PublishedResult> {
+    const refs = await this.publishFiles(data, [[result.motionPhotoPath, 'motionPhoto']], ctx);
+    return {
+      ...(result.sourceContentIdentifier ? { contentIdentifier: result.sourceContentIdentifier } : {}),
+      ...(result.presentationTimestampUs >= 0 ? { stillTime: result.presentationTimestampUs / 1e6 } : {}),
+      motionPhoto: refs.motionPhoto!,
+      warnings: result.warnings,
+    };
+  }
+
+  private async publishFiles(data: ConversionJobData, files: Array<[string, Role]>, ctx: PublishContext): Promise<Partial<Record<Role, ObjectRef>>> {
     const { signal, progress } = ctx;
     const base = outputBaseName(data);
     const local = localName(base);
 
-    // Both files are complete on disk before the first byte goes up; each upload is atomic (single PUT or a
+    // Every file is complete on disk before the first byte goes up; each upload is atomic (single PUT or a
     // multipart upload that is aborted on failure), and the keys are deterministic so a retry overwrites.
-    const files: Array<[string, Role]> = [
-      [result.moviePath, 'video'],
-      [result.stillPath, 'still'],
-      ...(result.motionPhotoPath ? [[result.motionPhotoPath, 'motionPhoto'] as [string, 'motionPhoto']] : []),
-      ...Object.entries(result.share ?? {}).map(([role, file]) => [file, `share.${role}`] as [string, Role]),
-    ];
     const sizes = await Promise.all(files.map(([f]) => fs.stat(f).then((s) => s.size)));
     const total = sizes.reduce((a, b) => a + b, 0) || 1;
     let done = 0;
@@ -97,29 +136,12 @@ export class OutputPublisher {
     }
     progress.report({ stage: 'upload', percent: 100 });
     progress.endStage();
-
-    const share: NonNullable<PublishedResult['share']> = {};
-    for (const [role, ref] of Object.entries(refs)) {
-      if (role.startsWith('share.')) share[role.slice('share.'.length) as ShareRole] = ref;
-    }
-    return {
-      contentIdentifier: result.contentIdentifier,
-      stillTime: result.stillTime,
-      still: refs.still!,
-      video: refs.video!,
-      ...(refs.motionPhoto ? { motionPhoto: refs.motionPhoto } : {}),
-      warnings: result.warnings,
-      clip: result.clip,
-      width: result.width,
-      height: result.height,
-      reasons: result.reasons,
-      ...(Object.keys(share).length ? { share } : {}),
-    };
+    return refs;
   }
 
   /** Removes a published pair again (a cancel accepted after the uploads). Best effort: logged, never thrown. */
   async unpublish(result: PublishedResult): Promise<void> {
-    const refs = [result.still, result.video, ...(result.motionPhoto ? [result.motionPhoto] : []), ...Object.values(result.share ?? {})];
+    const refs = [result.still, result.video, result.motionPhoto, ...Object.values(result.share ?? {})].filter((r) => r !== undefined);
     await Promise.all(
       refs.map((r) =>
         this.storage.deleteObject(r.bucket, r.key).catch((e) => this.log.warn(`removing s3://${r.bucket}/${r.key}: ${(e as Error).message}`)),

@@ -1,16 +1,17 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { configSecrets, scrubSecrets, type AppConfig } from '@vid2live/config';
 import { isLastAttempt, type ConversionJobData, type WebhookEventType } from '@vid2live/jobs';
 import { cancel, claim, complete, fail, isEnded, requeue } from '@vid2live/jobs/lifecycle';
 import { conversionsTotal } from '@vid2live/jobs/metrics';
-import { outputWriteError } from '@vid2live/errors';
+import { LivePhotoError, outputWriteError } from '@vid2live/errors';
 import type { ObjectStorage } from '@vid2live/storage';
 import type { SourceReader } from '@vid2live/sources/source-reader';
-import { runEngine } from './conversion-engine';
-import { sourceReaderFor, withSource, type Scrub } from './conversion-fetch';
+import { runEngine, runPairEngine } from './conversion-engine';
+import { applyScrub, sourceReaderFor, withSource, type Scrub } from './conversion-fetch';
 import { assertStorageScope } from './conversion-names';
 import { ProgressWriter } from './conversion-progress';
 import { OutputPublisher, type PublishedResult } from './conversion-publish';
@@ -20,6 +21,10 @@ import { RunningConversions } from './running-conversions';
 import { makeConversionTempDir } from './temp-dirs';
 import { APP_CONFIG, STORAGE } from './tokens';
 import { WebhookEvents } from './webhook-events';
+
+function sourceName(source: ConversionJobData['source']): string {
+  return 'key' in source ? `s3://${source.bucket}/${source.key}` : source.url;
+}
 
 export type ConversionOutcome = { status: 'completed' | 'failed' | 'canceled' | 'skipped'; code?: string };
 
@@ -83,7 +88,7 @@ export class ConversionProcessor {
     }
     const progress = new ProgressWriter(job, this.records, id);
     // The presigned URL is a bearer credential: engine messages that quote it are rewritten to s3://bucket/key.
-    const scrub: Scrub = {};
+    const scrub: Scrub = new Map();
     try {
       const claimed = await this.records.transition(id, (r) => claim(r));
       const rec = claimed?.record;
@@ -113,7 +118,8 @@ export class ConversionProcessor {
         conversionsTotal.inc({ result: 'completed', code: '' });
         await this.webhooks.emitConversion(done.record, 'conversion.completed');
       }
-      this.log.log(`completed ${id} → s3://${result.still.bucket}/${result.still.key} + ${result.video.key}`);
+      const keys = [result.still, result.video, result.motionPhoto].filter((o) => o !== undefined).map((o) => o.key);
+      this.log.log(`completed ${id} → s3://${job.data.output.bucket}/ ${keys.join(' + ')}`);
       return { status: 'completed' };
     } catch (e) {
       await progress.flush().catch(() => undefined);
@@ -130,7 +136,7 @@ export class ConversionProcessor {
         throw e;
       }
       const info = classifyError(e);
-      if (scrub.secret) info.message = info.message.split(scrub.secret).join(scrub.replacement ?? '');
+      info.message = applyScrub(scrub, info.message);
       // Presigned URLs, credentials in URLs and configured secrets never reach the record, a log or BullMQ.
       info.message = scrubSecrets(info.message, configSecrets(this.config));
       return await this.handleFailure(job, info, e);
@@ -150,10 +156,7 @@ export class ConversionProcessor {
   ): Promise<PublishedResult> {
     // Defence in depth: the api checked this at submit; nothing is read or written before it holds here too.
     assertStorageScope(this.config, data);
-    const result = await withSource(this.sources, data, { workDir: tmp, signal, progress, scrub }, (input) =>
-      runEngine(data, input, tmp, signal, progress),
-    );
-    return this.outputs.publish(data, result, {
+    const publishing = {
       signal,
       progress,
       // Last look before publishing: a cancel whose message this worker missed is still in the record.
@@ -162,7 +165,26 @@ export class ConversionProcessor {
           this.running.abort(data.conversionId, 'cancel');
         }
       },
-    });
+    };
+    if (data.livePhotoPair) {
+      const pair = data.livePhotoPair;
+      if ('incomplete' in pair || !('key' in data.source)) {
+        throw new LivePhotoError('PAIR_INCOMPLETE', 'incomplete' in pair ? `${sourceName(data.source)}: ${pair.incomplete}` : undefined);
+      }
+      // Both halves are read whole (the engine takes the still's boxes and the MOV's tracks apart itself).
+      const movie = { bucket: data.source.bucket, key: pair.movieKey };
+      const opening = { signal, progress, scrub, whole: true };
+      const result = await withSource(this.sources, data.source, { ...opening, workDir: path.join(tmp, 'still') }, (still) =>
+        withSource(this.sources, movie, { ...opening, workDir: path.join(tmp, 'movie') }, (mov) =>
+          runPairEngine(data, { still, movie: mov, names: { still: sourceName(data.source), movie: sourceName(movie) } }, tmp, signal),
+        ),
+      );
+      return this.outputs.publishMotionPhoto(data, result, publishing);
+    }
+    const result = await withSource(this.sources, data.source, { workDir: tmp, signal, progress, scrub }, (input) =>
+      runEngine(data, input, tmp, signal, progress),
+    );
+    return this.outputs.publish(data, result, publishing);
   }
 
   private async finishCanceled(id: string): Promise<ConversionOutcome> {

@@ -16,6 +16,7 @@ export const LIVE_PHOTO_ERROR_CODES = {
   INPUT_UNSUPPORTED: 'the source is a video vid2live cannot convert faithfully (e.g. Dolby Vision without a compatible base layer)',
   CLIP_TOO_SHORT: 'the source is too short to make a Live Photo from',
   PAIR_MISMATCH: 'the still and the movie carry different content identifiers: they are not one Live Photo',
+  PAIR_INCOMPLETE: 'a Live Photo pair needs one still and one movie of the same name in the same folder: this key has no other half, or its name has more than one',
   INVALID_OPTIONS: 'the conversion options are invalid',
   INVALID_CONTAINER: 'a file is not a well-formed QuickTime/JPEG/HEIF container',
   // Environment / processing problems: retried with backoff.
@@ -47,6 +48,7 @@ export const FINAL_ERROR_CODES: ReadonlySet<LivePhotoErrorCode> = new Set<LivePh
   'INPUT_UNSUPPORTED',
   'CLIP_TOO_SHORT',
   'PAIR_MISMATCH',
+  'PAIR_INCOMPLETE',
   'INVALID_OPTIONS',
   'INVALID_CONTAINER',
   'CANCELED',

@@ -44,7 +44,16 @@ export interface ConversionJobData {
   outputBaseName?: string;
   /** also write the share files (zip, .pvt zip, browser previews): a studio conversion */
   share?: boolean;
+  /** an item of a `livePhotoPairs` prefix batch (LivePhotoPairItem); `source` is its still (or its lone key) */
+  livePhotoPair?: LivePhotoPairItem;
 }
+
+/**
+ * A Live Photo pair found by a `livePhotoPairs` batch (libs/storage/src/live-photo-pairs.ts): the MOV beside the
+ * still in `source` (same bucket) → one Google Motion Photo `<name>.MP.jpg|.MP.HEIC`; or a key without its other
+ * half, which fails as PAIR_INCOMPLETE with `incomplete` as its message.
+ */
+export type LivePhotoPairItem = { movieKey: string } | { incomplete: string };
 
 /**
  * The studio's preview work for an uploaded video (apps/api/src/studio → apps/worker/src/studio.processor.ts): its
@@ -75,7 +84,15 @@ export interface BatchJobData {
 export interface BatchExpandJobData {
   batchId: string;
   tenant: string;
-  source: { bucket: string; prefix: string; continuationToken?: string };
+  source: {
+    bucket: string;
+    prefix: string;
+    continuationToken?: string;
+    /** the prefix holds Live Photo pairs: each pair becomes one Motion Photo (LivePhotoPairItem) */
+    livePhotoPairs?: boolean;
+    /** pair batches: the previous page's keys that may pair with this page's (pairListedKeys `carry`) */
+    carry?: string[];
+  };
   output: OutputTarget;
   options: ConversionOptions;
   webhook?: { url: string };

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { PlanWarning } from '@vid2live/livephoto/types';
-import type { ConversionOptions, ConversionSource, ConversionStatus, OutputTarget } from './index';
+import type { ConversionOptions, ConversionSource, ConversionStatus, LivePhotoPairItem, OutputTarget } from './index';
 import { redisKeys } from './index';
 
 /**
@@ -22,6 +22,8 @@ export interface ConversionRequest {
    * libs/livephoto/src/share): set by the studio (`/studio`), never by a `/v1` request body.
    */
   share?: boolean;
+  /** an item of a `livePhotoPairs` batch: the MOV beside the still in `source` (or why it has none) */
+  livePhotoPair?: LivePhotoPairItem;
 }
 
 export interface ConversionRecord {
@@ -37,12 +39,17 @@ export interface ConversionRecord {
    * set for the items of a batch (`batchItemOutputNames`: clashing names get distinct keys).
    */
   outputBaseName?: string;
+  /**
+   * A Live Photo conversion has `still` + `video` (+ `motionPhoto`); a Live Photo pair → Motion Photo item of a
+   * `livePhotoPairs` batch has only `motionPhoto`, the pair's own identifier (absent when the pair has none) and
+   * the still's time in its video (absent when the pair does not say).
+   */
   result?: {
-    contentIdentifier: string;
-    /** seconds from the start of the MOV */
-    stillTime: number;
-    still: ObjectRef;
-    video: ObjectRef;
+    contentIdentifier?: string;
+    /** seconds from the start of the MOV (of the Motion Photo's video for a pair item) */
+    stillTime?: number;
+    still?: ObjectRef;
+    video?: ObjectRef;
     motionPhoto?: ObjectRef;
     warnings: PlanWarning[];
     /** the clip's place in the source, seconds (absent in records written before it was kept) */
@@ -77,7 +84,7 @@ export interface BatchRecord {
   output: OutputTarget;
   options?: ConversionOptions;
   webhook?: { url: string };
-  source: { bucket: string; prefix: string } | { items: number };
+  source: { bucket: string; prefix: string; livePhotoPairs?: boolean } | { items: number };
   createdAt: string;
   finishedAt?: string | null;
 }
@@ -118,11 +125,12 @@ export interface ConversionView {
   id: string;
   status: ConversionStatus;
   progress: { stage: string; percent: number };
+  /** see ConversionRecord.result: `still` + `video` for a Live Photo, only `motionPhoto` for a pair item */
   result?: {
-    contentIdentifier: string;
-    stillTime: number;
-    still: ObjectView;
-    video: ObjectView;
+    contentIdentifier?: string;
+    stillTime?: number;
+    still?: ObjectView;
+    video?: ObjectView;
     motionPhoto?: ObjectView;
     /** with `options.pvt`: the pair as a zipped NAME.pvt/ package */
     pvt?: ObjectView;
@@ -143,10 +151,10 @@ export async function conversionView(r: ConversionRecord, presign: (o: ObjectRef
     ...(r.result
       ? {
           result: {
-            contentIdentifier: r.result.contentIdentifier,
-            stillTime: r.result.stillTime,
-            still: await sign(r.result.still),
-            video: await sign(r.result.video),
+            ...(r.result.contentIdentifier !== undefined ? { contentIdentifier: r.result.contentIdentifier } : {}),
+            ...(r.result.stillTime !== undefined ? { stillTime: r.result.stillTime } : {}),
+            ...(r.result.still ? { still: await sign(r.result.still) } : {}),
+            ...(r.result.video ? { video: await sign(r.result.video) } : {}),
             ...(r.result.motionPhoto ? { motionPhoto: await sign(r.result.motionPhoto) } : {}),
             ...(r.result.share?.pvt ? { pvt: await sign(r.result.share.pvt) } : {}),
             warnings: r.result.warnings ?? [],

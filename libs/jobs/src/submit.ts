@@ -99,7 +99,7 @@ export interface BatchRequest<S> {
   options?: ConversionOptions;
   webhook?: { url: string };
 }
-export type PrefixSource = { bucket: string; prefix: string };
+export type PrefixSource = { bucket: string; prefix: string; livePhotoPairs?: boolean };
 export type ItemsSource = { items: ConversionSource[] };
 
 /** Job options of the flow parent of an items batch. */
@@ -147,7 +147,11 @@ export async function enqueuePrefixBatch(target: SubmitTarget, id: string, tenan
     const data: BatchExpandJobData = {
       batchId: id,
       tenant,
-      source: { bucket: request.source.bucket, prefix: request.source.prefix },
+      source: {
+        bucket: request.source.bucket,
+        prefix: request.source.prefix,
+        ...(request.source.livePhotoPairs ? { livePhotoPairs: true } : {}),
+      },
       output: request.output,
       options: request.options ?? {},
       ...(request.webhook ? { webhook: request.webhook } : {}),

@@ -10,6 +10,14 @@ import { BLOCK_SIZE, CachedRangeReader, RangeProxy, type RangeFetcher } from './
 
 export type SourceRef = { bucket: string; key: string } | { url: string };
 
+export interface OpenContext {
+  workDir: string;
+  signal?: AbortSignal;
+  onDownload?: (percent: number) => void;
+  /** download the object whole (up to WHOLE_DOWNLOAD_MAX_BYTES) whatever its size: see SourceReader.open */
+  whole?: boolean;
+}
+
 export interface SourceReaderOptions extends SourceHttpOptions {
   /** sources up to this size are downloaded whole to the work dir; larger ones are served by the range proxy */
   downloadMaxBytes: number;
@@ -74,18 +82,17 @@ export class SourceReader {
     private readonly opts: SourceReaderOptions,
   ) {}
 
-  async open(
-    source: SourceRef,
-    ctx: { workDir: string; signal?: AbortSignal; onDownload?: (percent: number) => void },
-  ): Promise<OpenedSource> {
+  /**
+   * `whole`: the caller reads the file itself, not through ffmpeg (the halves of a Live Photo pair): an S3 object is
+   * always downloaded, and one over WHOLE_DOWNLOAD_MAX_BYTES is refused as SOURCE_TOO_LARGE before a byte is read.
+   */
+  async open(source: SourceRef, ctx: OpenContext): Promise<OpenedSource> {
     if ('key' in source) return this.openObject(source, ctx);
+    if (ctx.whole) throw new LivePhotoError('INVALID_OPTIONS', 'only S3 objects are opened whole');
     return this.openUrl(source.url, ctx);
   }
 
-  private async openObject(
-    { bucket, key }: { bucket: string; key: string },
-    ctx: { workDir: string; signal?: AbortSignal; onDownload?: (percent: number) => void },
-  ): Promise<OpenedSource> {
+  private async openObject({ bucket, key }: { bucket: string; key: string }, ctx: OpenContext): Promise<OpenedSource> {
     const name = `s3://${bucket}/${key}`;
     let head;
     try {
@@ -98,7 +105,10 @@ export class SourceReader {
     const localPath = this.storage.localPath?.(bucket, key);
     if (localPath) return fixed(localPath, name, head.size, 'local');
 
-    if (head.size <= downloadLimit(key, this.opts.downloadMaxBytes)) {
+    if (ctx.whole && head.size > WHOLE_DOWNLOAD_MAX_BYTES) {
+      throw sourceError('SOURCE_TOO_LARGE', `${name} is ${head.size} bytes, more than the ${WHOLE_DOWNLOAD_MAX_BYTES} read whole`);
+    }
+    if (ctx.whole || head.size <= downloadLimit(key, this.opts.downloadMaxBytes)) {
       // Small source: one GET to disk beats the 3 opens (probe, analysis, render) of a URL.
       const file = path.join(ctx.workDir, localDownloadName(key));
       const signals = [AbortSignal.timeout(this.opts.downloadTimeoutMs), ...(ctx.signal ? [ctx.signal] : [])];
@@ -361,6 +371,9 @@ function idleWatchdog(ms: number, name: string): Transform {
  * SOURCE_DOWNLOAD_MAX_BYTES (a 50 MP HEIC Motion Photo is tens of MB; the engine reads at most 256 MiB of photo).
  */
 export const PHOTO_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
+
+/** The most an object opened `whole` may be (a Live Photo's still or MOV is a few MB to tens of MB). */
+export const WHOLE_DOWNLOAD_MAX_BYTES = PHOTO_DOWNLOAD_MAX_BYTES;
 
 function downloadLimit(keyOrUrl: string, downloadMaxBytes: number): number {
   let name = keyOrUrl;

@@ -206,7 +206,7 @@ export class StudioService {
       ...(res && files
         ? {
             result: {
-              name: stemOf(path.posix.basename(res.still.key)),
+              name: stemOf(path.posix.basename(files.still.key)),
               contentIdentifier: res.contentIdentifier,
               stillTime: res.stillTime,
               clip: res.clip,
@@ -224,7 +224,7 @@ export class StudioService {
   /** An output of the conversion by its file name (looked up among its own outputs, never joined from the URL). */
   async conversionFile(tenant: string, id: string, name: string): Promise<ObjectRef> {
     const r = await this.conversion(tenant, id);
-    const files = r.result ? outputFiles(r.result) : {};
+    const files = (r.result ? outputFiles(r.result) : undefined) ?? {};
     const ref = Object.values(files).find((o) => path.posix.basename(o.key) === name);
     if (!ref) throw new StudioError(404, 'NOT_FOUND', `${name} is not an output of this conversion`);
     return ref;
@@ -240,8 +240,12 @@ export class StudioService {
   }
 }
 
-/** role → object of a conversion's result; `preview` is the MOV itself when no H.264 copy was needed */
-function outputFiles(res: NonNullable<ConversionRecord['result']>): Record<string, ObjectRef> {
+/**
+ * role → object of a conversion's result; `preview` is the MOV itself when no H.264 copy was needed. Undefined for
+ * a result without a Live Photo (a `/v1` pair batch item's Motion Photo): the page shows Live Photos only.
+ */
+function outputFiles(res: NonNullable<ConversionRecord['result']>): Record<string, ObjectRef> | undefined {
+  if (!res.still || !res.video) return undefined;
   return {
     still: res.still,
     video: res.video,

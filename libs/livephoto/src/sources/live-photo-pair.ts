@@ -27,6 +27,8 @@ export interface LivePhotoPairRequest {
   baseName: string;
   /** scratch folder (the MP4 re-mux) */
   workDir: string;
+  /** how messages name the halves (default: their file names); the worker names the S3 keys */
+  names?: { still: string; movie: string };
 }
 
 export interface LivePhotoPairResult {
@@ -41,15 +43,17 @@ export interface LivePhotoPairResult {
 
 export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<StageContext, 'signal' | 'media'> = {}): Promise<LivePhotoPairResult> {
   throwIfAborted(ctx.signal);
+  const stillName = req.names?.still ?? path.basename(req.still);
+  const movieName = req.names?.movie ?? path.basename(req.movie);
   const photo = await readStill(req.still);
   const report = await inspectLivePhoto(req.still, req.movie);
   // A half that cannot be read fails the pair with that half's own code (a text file named .MOV is not a movie).
   const unreadable = report.errors.find((e) => e.code === 'MOVIE_UNREADABLE' || e.code === 'STILL_UNREADABLE');
   if (unreadable) throw new LivePhotoError(unreadable.errorCode ?? 'INVALID_CONTAINER', unreadable.message);
   const noVideo = report.errors.find((e) => e.code === 'NO_VIDEO_TRACK');
-  if (noVideo) throw new LivePhotoError('INPUT_NO_VIDEO', `${path.basename(req.movie)}: ${noVideo.message}`);
+  if (noVideo) throw new LivePhotoError('INPUT_NO_VIDEO', `${movieName}: ${noVideo.message}`);
   const mismatch = report.errors.find((e) => e.code === 'CONTENT_ID_MISMATCH');
-  if (mismatch) throw new LivePhotoError('PAIR_MISMATCH', `${path.basename(req.still)} + ${path.basename(req.movie)}: ${mismatch.message}`);
+  if (mismatch) throw new LivePhotoError('PAIR_MISMATCH', `${stillName} + ${movieName}: ${mismatch.message}`);
   const warnings: PlanWarning[] = [];
   let presentationTimestampUs = -1;
   if (report.stillTime !== null && report.stillTime >= 0) {
@@ -57,7 +61,7 @@ export async function convertLivePhotoPair(req: LivePhotoPairRequest, ctx: Pick<
   } else {
     warnings.push({
       code: 'STILL_TIME_UNKNOWN',
-      message: `${path.basename(req.movie)} has no still-image time: the Motion Photo marks no key frame (-1)`,
+      message: `${movieName} has no still-image time: the Motion Photo marks no key frame (-1)`,
     });
   }
 
