@@ -9,12 +9,28 @@ const args = process.argv.slice(2);
 export const WITH_AUTO = !args.includes('--no-auto');
 /** embedded and pipeline runs each; with 2 the whole benchmark takes about 5 minutes on 2 cores (inputs cached) */
 export const ROUNDS = args.includes('--rounds') ? Math.max(1, Number(args[args.indexOf('--rounds') + 1]) || 1) : 2;
+/** only the proxied byte measurements (short clip, long sources): no embedded/pipeline timing rounds */
+export const BYTES_ONLY = args.includes('--bytes-only');
+/** which 10-minute sources to measure: `--long-sources 200mb,1200mb` (the default: both) */
+export type LongSourceId = '200mb' | '1200mb';
+export const LONG_SOURCES: LongSourceId[] = parseLongSources();
+function parseLongSources(): LongSourceId[] {
+  const i = args.indexOf('--long-sources');
+  if (i < 0) return ['200mb', '1200mb'];
+  const raw = (args[i + 1] ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const known: LongSourceId[] = ['200mb', '1200mb'];
+  const bad = raw.filter((x) => !known.includes(x as LongSourceId));
+  if (!raw.length || bad.length) throw new Error(`--long-sources takes a comma list of ${known.join(', ')} (got "${args[i + 1] ?? ''}")`);
+  return known.filter((k) => raw.includes(k));
+}
 export const OUT = path.join(ROOT, 'bench', 'out');
 export const CLIPS_DIR = path.join(OUT, 'pipeline-inputs');
 export const EMBEDDED_OUT = path.join(OUT, 'pipeline-embedded-out');
 export const LOG_DIR = path.join(OUT, 'pipeline-logs');
 export const LONG_SHARED = path.join(OUT, 'inputs', 'src-1080p-10min.mp4');
 export const LONG_OWN = path.join(CLIPS_DIR, 'src-1080p-10min.mp4');
+/** the ~200 MB 10-minute source (same picture with light noise, ~2.5 Mb/s video): a bitrate closer to a phone's */
+export const LONG_200MB = path.join(OUT, 'inputs', 'src-1080p-10min-200mb.mp4');
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 export const WORKERS = 2;
 export const IN_BUCKET = 'bench-in';

@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 /**
  * A plain HTTP reverse proxy on 127.0.0.1 in front of s3rver that counts bytes. The apps get
@@ -23,6 +24,9 @@ export interface RequestLogEntry {
   responseBytes: number;
   /** the client went away before the response body was complete */
   aborted: boolean;
+  /** performance.now() when the request arrived and when its response ended or was cut (to tell which ffmpeg open it served) */
+  startMs: number;
+  endMs?: number;
 }
 
 export interface ProxyCounters {
@@ -79,6 +83,7 @@ export async function startCountingProxy(upstream: { host: string; port: number 
       requestBytes: 0,
       responseBytes: 0,
       aborted: false,
+      startMs: performance.now(),
     };
     entries.push(entry);
 
@@ -114,6 +119,7 @@ export async function startCountingProxy(upstream: { host: string; port: number 
     req.pipe(up);
     // The client hung up before the body was complete: stop the upstream transfer so nothing more is counted.
     res.on('close', () => {
+      entry.endMs = performance.now();
       if (!res.writableFinished) {
         entry.aborted = true;
         up.destroy();

@@ -73,3 +73,22 @@ export async function ensureLongSource(shared: string, own: string, log: (s: str
   fs.renameSync(own + '.tmp.mp4', own);
   return own;
 }
+
+/**
+ * A ~200 MB 10-minute 1080p source: the same testsrc2 picture with light temporal noise (so the fixed bitrate is
+ * spent, not compressed away), libx264 ultrafast g=60 at 2.5 Mb/s ABR (maxrate 3 Mb/s) + AAC 128k, about
+ * 600 s × 2.63 Mb/s ≈ 198 MB. Cached at `file`.
+ */
+export async function ensureLongSource200mb(file: string, log: (s: string) => void): Promise<string> {
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  log(`generating the ~200 MB 10-minute 1080p source (${file}); this takes a few minutes once …`);
+  await ffmpeg([
+    '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30:duration=600,noise=alls=8:allf=t',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=600',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '60', '-b:v', '2500k', '-maxrate', '3000k', '-bufsize', '5000k', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '128k', '-shortest', file + '.tmp.mp4',
+  ]);
+  fs.renameSync(file + '.tmp.mp4', file);
+  return file;
+}

@@ -5,6 +5,7 @@ import { diffCounters, type ProxyCounters, type RequestLogEntry } from './counti
 import { machineBusyMs, procTimes, treeMs } from './cpu';
 import { selfMs, type CpuSplit } from './embedded';
 import { INPUT_COUNT } from './media';
+import { OpenTracker, type TrackedOpen } from './opens';
 import { waitFor } from './processes';
 import { api, assertAppsAlive, startApps, type Apps, type Stack } from './stack';
 
@@ -157,6 +158,8 @@ export interface ProxiedResult {
   view: ConversionView;
   bytes: ProxyCounters;
   sourceGets: RequestLogEntry[];
+  /** the workers' ffmpeg/ffprobe processes during the conversion (which open each GET served) */
+  opens: TrackedOpen[];
 }
 
 export async function convertViaProxy(
@@ -169,6 +172,7 @@ export async function convertViaProxy(
 ): Promise<ProxiedResult> {
   const before = stack.proxy.counters();
   const logFrom = stack.proxy.log().length;
+  const tracker = new OpenTracker(apps.processes.filter((a) => a.role === 'worker').map((a) => a.child.pid!));
   const t0 = performance.now();
   const { id } = await api<{ id: string }>(apps, 'POST', '/v1/conversions', {
     source: { bucket: IN_BUCKET, key },
@@ -190,11 +194,12 @@ export async function convertViaProxy(
   const ms = performance.now() - t0;
   // give the proxy a moment to see the last aborted/closed connections
   await new Promise((r) => setTimeout(r, 300));
+  const opens = await tracker.stop();
   const bytes = diffCounters(stack.proxy.counters(), before);
   const sourcePath = `/${IN_BUCKET}/${key}`;
   const sourceGets = stack.proxy
     .log()
     .slice(logFrom)
     .filter((e) => e.path === sourcePath);
-  return { label, ms, view: view!, bytes, sourceGets };
+  return { label, ms, view: view!, bytes, sourceGets, opens };
 }

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LONG_DURATION, LONG_START, mb, mean, median, ROUNDS, sec } from './context';
+import { LONG_DURATION, LONG_START, mb, mean, median, ROUNDS, sec, type LongSourceId } from './context';
 import type { CpuSplit, EmbeddedResult } from './embedded';
 import { INPUT_COUNT } from './media';
+import { attributeGets } from './opens';
 import type { PipelineResult, ProxiedResult } from './pipeline';
 import { ROOT } from './processes';
 
@@ -16,18 +17,35 @@ export interface ReportInput {
   runs: Run[];
   clips: string[];
   inputBytes: number;
-  longSource: string;
-  longSize: number;
   short: ProxiedResult;
-  longs: ProxiedResult[];
+  longSources: LongSourceResult[];
 }
 
-export function formatReport({ cores, runs, clips, inputBytes, longSource, longSize, short, longs }: ReportInput): string {
+/** One 10-minute source and its proxied conversions (fixed start first, then auto). */
+export interface LongSourceResult {
+  id: LongSourceId;
+  file: string;
+  size: number;
+  /** how it was made, for the heading */
+  recipe: string;
+  results: ProxiedResult[];
+}
+
+export function formatReport({ cores, runs, clips, inputBytes, short, longSources }: ReportInput): string {
+  const L: string[] = [];
+  if (runs.length) formatRuns(L, cores, runs, inputBytes);
+  else L.push(`pipeline benchmark, --bytes-only (proxied byte measurements, no timing rounds) — ${new Date().toISOString()}; node ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? '?'})`);
+  formatShort(L, clips, short);
+  for (const src of longSources) formatLongSource(L, src);
+  formatSummary(L, longSources);
+  return L.join('\n') + '\n';
+}
+
+function formatRuns(L: string[], cores: number, runs: Run[], inputBytes: number): void {
   const embRuns = runs.flatMap((x) => (x.kind === 'embedded' ? [x] : []));
   const pipeRuns = runs.flatMap((x) => (x.kind === 'pipeline' ? [x] : []));
   const jpm = (ms: number) => INPUT_COUNT / (ms / 60_000);
   const otherCores = (c: CpuSplit) => Math.max(0, c.machineMs - c.ownMs) / c.windowMs;
-  const L: string[] = [];
   L.push(`pipeline benchmark — ${new Date().toISOString()}; node ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? '?'}), ${ROUNDS} round(s), order E P / P E alternating`);
   L.push(`inputs: ${INPUT_COUNT} clips 1280x720 30 fps 6 s H.264 ~8 Mb/s + AAC, ${mb(inputBytes)} MB in all`);
   L.push('"CPU s/job" = CPU time of the benchmark\'s own process tree (CLI, or api + workers + s3rver in this process; with their');
@@ -75,6 +93,9 @@ export function formatReport({ cores, runs, clips, inputBytes, longSource, longS
     `pipeline detail (#1): first job active ${p1.firstStartMs !== null ? sec(p1.firstStartMs) : '?'} s after POST; batch status "completed" at ${p1.msUntilStatusCompleted !== null ? sec(p1.msUntilStatusCompleted) : '?'} s; ` +
       `counts ${JSON.stringify(p1.batch.counts)}${p1.batch.failures ? `; failures ${JSON.stringify(p1.batch.failures)}` : ''}`,
   );
+}
+
+function formatShort(L: string[], clips: string[], short: ProxiedResult): void {
   {
     const size = fs.statSync(clips[0]).size;
     const gets = short.sourceGets.filter((e) => e.method === 'GET');
@@ -85,28 +106,66 @@ export function formatReport({ cores, runs, clips, inputBytes, longSource, longS
     );
     for (const e of gets) L.push(`    ${(e.range ?? '(no range)').padEnd(20)} ${String(e.responseBytes).padStart(9)} B${e.aborted ? '  closed early by the client' : ''}  ${e.userAgent.slice(0, 20)}`);
   }
+}
+
+const srcGets = (l: ProxiedResult) => l.sourceGets.filter((e) => e.method === 'GET');
+const srcRead = (l: ProxiedResult) => srcGets(l).reduce((s, e) => s + e.responseBytes, 0);
+
+/** The table of one 10-minute source, each GET (with the open it served), and the bytes per open. */
+function formatLongSource(L: string[], src: LongSourceResult): void {
   L.push('');
-  L.push(`10-minute source: ${path.relative(ROOT, longSource)}, ${mb(longSize)} MB (1920x1080 30 fps H.264 ultrafast g=60 + AAC)`);
+  L.push(`10-minute source: ${path.relative(ROOT, src.file)}, ${mb(src.size)} MB (${src.recipe})`);
   L.push('conversion                | status    | wall (s) | source bytes read  | % of source | GETs on source | uploads (outputs)');
   L.push('--------------------------|-----------|----------|--------------------|-------------|----------------|------------------');
-  for (const l of longs) {
-    const srcRead = l.sourceGets.filter((e) => e.method === 'GET').reduce((s, e) => s + e.responseBytes, 0);
-    const nGets = l.sourceGets.filter((e) => e.method === 'GET').length;
+  for (const l of src.results) {
     L.push(
-      `${l.label.padEnd(25)} | ${l.view.status.padEnd(9)} | ${sec(l.ms).padStart(8)} | ${`${mb(srcRead)} MB`.padStart(18)} | ${`${((srcRead / longSize) * 100).toFixed(2)} %`.padStart(11)} | ${String(nGets).padStart(14)} | ${mb(l.bytes.uploadRequestBytes)} MB in ${l.bytes.uploadRequests} PUT/POST`,
+      `${l.label.padEnd(25)} | ${l.view.status.padEnd(9)} | ${sec(l.ms).padStart(8)} | ${`${mb(srcRead(l))} MB`.padStart(18)} | ${`${((srcRead(l) / src.size) * 100).toFixed(2)} %`.padStart(11)} | ${String(srcGets(l).length).padStart(14)} | ${mb(l.bytes.uploadRequestBytes)} MB in ${l.bytes.uploadRequests} PUT/POST`,
     );
+  }
+  for (const l of src.results) {
+    L.push('');
+    L.push(`  ${l.label} (${mb(src.size)} MB source): ${l.view.status}`);
     if (l.view.error) L.push(`  error: ${l.view.error.code}: ${l.view.error.message}`);
     if (l.view.result) L.push(`  result: still at ${l.view.result.stillTime.toFixed(3)} s; warnings [${l.view.result.warnings.map((w) => w.code).join(', ')}]`);
     L.push(`  all GET response bytes during the job: ${mb(l.bytes.getResponseBytes)} MB; other responses ${l.bytes.otherResponseBytes} B; ${l.bytes.requests} requests`);
-    for (const e of l.sourceGets) {
+    const { shares, perGet } = attributeGets(l.sourceGets, l.opens);
+    const t0 = l.sourceGets[0]?.startMs ?? 0;
+    L.push('    open  method status range                     bytes        at (s)');
+    l.sourceGets.forEach((e, i) => {
       L.push(
-        `    ${e.method.padEnd(4)} ${String(e.status).padEnd(3)} ${(e.range ?? '(no range)').padEnd(24)} ${String(e.responseBytes).padStart(11)} B${e.aborted ? '  closed early by the client' : ''}  ${e.userAgent.slice(0, 40)}`,
+        `    ${perGet[i].padEnd(5)} ${e.method.padEnd(4)}   ${String(e.status).padEnd(3)}    ${(e.range ?? '(no range)').padEnd(24)} ${String(e.responseBytes).padStart(11)} B  ${((e.startMs - t0) / 1000).toFixed(2).padStart(6)}${e.aborted ? '  closed early by the client' : ''}`,
+      );
+    });
+    const total = srcRead(l) || 1;
+    L.push(`    bytes per open (a GET counts for the ffmpeg/ffprobe running when it arrived; /proc polled every 10 ms):`);
+    for (const s of shares) {
+      L.push(
+        `    ${s.label.padEnd(26)} ${String(s.gets).padStart(3)} GETs ${`${mb(s.bytes)} MB`.padStart(10)} ${`${((s.bytes / total) * 100).toFixed(0)} %`.padStart(5)} of read, ${`${((s.bytes / src.size) * 100).toFixed(2)} %`.padStart(7)} of source  ${s.detail}`,
       );
     }
   }
-  const head = longs[0];
-  const headRead = head.sourceGets.filter((e) => e.method === 'GET').reduce((s, e) => s + e.responseBytes, 0);
+}
+
+/** One line per source × case, and the target on the fixed-start case of each source. */
+function formatSummary(L: string[], longSources: LongSourceResult[]): void {
+  if (!longSources.length) return;
   L.push('');
-  L.push(`bytes read / source size (start ${LONG_START} s, ${LONG_DURATION} s clip): ${((headRead / longSize) * 100).toFixed(2)} % (target ≤ 10 %) → ${headRead / longSize <= 0.1 && head.view.status === 'completed' ? 'met' : 'MISSED'}`);
-  return L.join('\n') + '\n';
+  L.push('summary: bytes read from S3 for a 3 s Live Photo from a 10-minute source');
+  L.push('source            | case                      | status    | source size | bytes read | % of source | GETs');
+  L.push('------------------|---------------------------|-----------|-------------|------------|-------------|-----');
+  for (const src of longSources) {
+    for (const l of src.results) {
+      L.push(
+        `${`${src.id} (${path.basename(src.file)})`.slice(0, 17).padEnd(17)} | ${l.label.padEnd(25)} | ${l.view.status.padEnd(9)} | ${`${mb(src.size)} MB`.padStart(11)} | ${`${mb(srcRead(l))} MB`.padStart(10)} | ${`${((srcRead(l) / src.size) * 100).toFixed(2)} %`.padStart(11)} | ${String(srcGets(l).length).padStart(4)}`,
+      );
+    }
+  }
+  for (const src of longSources) {
+    const head = src.results[0];
+    if (!head) continue;
+    const share = srcRead(head) / src.size;
+    L.push(
+      `bytes read / source size, ${mb(src.size)} MB source (start ${LONG_START} s, ${LONG_DURATION} s clip): ${(share * 100).toFixed(2)} % (target ≤ 10 %) → ${share <= 0.1 && head.view.status === 'completed' ? 'met' : 'MISSED'}`,
+    );
+  }
 }

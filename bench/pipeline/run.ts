@@ -13,19 +13,27 @@
  *     (start 300 s, and again with the window chosen automatically) of a 10-minute 1080p source.
  * Embedded and pipeline runs alternate over 2 rounds (E P, then P E); medians are reported, with the CPU time of
  * the benchmark's own process tree and of everything else on the machine meanwhile (it may be shared).
- * Usage: npm run build && npm run bench:pipeline [-- --rounds N --no-auto]
+ * A second 10-minute source of ~200 MB (light noise, 2.5 Mb/s) is measured beside the 1176 MB one; each GET is
+ * attributed to the ffmpeg/ffprobe open that was running (opens.ts).
+ * Usage: npm run build && npm run bench:pipeline [-- --rounds N --no-auto --bytes-only --long-sources 200mb,1200mb]
+ *   --bytes-only: no embedded/pipeline timing rounds, only the proxied byte measurements
+ *   --long-sources: which 10-minute sources to measure (default both)
  * (REDIS_URL overrides redis://127.0.0.1:6379)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  BYTES_ONLY,
   CLIPS_DIR,
   cleanup,
   IN_BUCKET,
   LONG_DURATION,
+  LONG_200MB,
   LONG_OWN,
   LONG_SHARED,
+  LONG_SOURCES,
+  type LongSourceId,
   LONG_START,
   mb,
   note,
@@ -36,27 +44,34 @@ import {
   WITH_AUTO,
 } from './context';
 import { measureEmbedded } from './embedded';
-import { ensureClips, ensureLongSource, INPUT_COUNT } from './media';
+import { ensureClips, ensureLongSource, ensureLongSource200mb, INPUT_COUNT } from './media';
 import { convertViaProxy, measurePipeline, uploadClips, type ProxiedResult } from './pipeline';
-import { formatReport, type Run } from './report';
+import { formatReport, type LongSourceResult, type Run } from './report';
 import { startApps, startStack } from './stack';
 
 /** The order of the phases; the pieces are in context/stack/embedded/pipeline/report.ts. */
 async function main(): Promise<void> {
   const cores = os.cpus().length;
-  note(`node ${process.version}, ${cores} cores, redis ${REDIS_URL}, ${ROUNDS} round(s)`);
+  note(`node ${process.version}, ${cores} cores, redis ${REDIS_URL}, ${BYTES_ONLY ? 'bytes only (no timing rounds)' : `${ROUNDS} round(s)`}, long sources ${LONG_SOURCES.join(', ')}`);
   const clips = await ensureClips(CLIPS_DIR, note);
-  const longSource = await ensureLongSource(LONG_SHARED, LONG_OWN, note);
+  const sources: Array<{ id: LongSourceId; file: string; recipe: string }> = [];
+  for (const id of LONG_SOURCES) {
+    if (id === '1200mb') {
+      sources.push({ id, file: await ensureLongSource(LONG_SHARED, LONG_OWN, note), recipe: '1920x1080 30 fps testsrc2, H.264 ultrafast g=60 + AAC' });
+    } else {
+      sources.push({ id, file: await ensureLongSource200mb(LONG_200MB, note), recipe: '1920x1080 30 fps testsrc2 + light noise, H.264 ultrafast g=60 2.5 Mb/s + AAC 128k' });
+    }
+  }
   const inputBytes = clips.reduce((s, f) => s + fs.statSync(f).size, 0);
-  const longSize = fs.statSync(longSource).size;
 
   note('starting s3rver, the counting proxy and a Redis connection …');
   const stack = await startStack();
-  await uploadClips(stack, clips);
+  // the short clip is read through the proxy in every mode; the batch rounds need all 20
+  await uploadClips(stack, BYTES_ONLY ? clips.slice(0, 1) : clips);
 
   // Rounds alternate the order (E P, P E, …) so a load that drifts during the run hits both variants alike.
   const runs: Run[] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = 1; round <= (BYTES_ONLY ? 0 : ROUNDS); round++) {
     const order: Array<'embedded' | 'pipeline'> = round % 2 ? ['embedded', 'pipeline'] : ['pipeline', 'embedded'];
     for (const kind of order) {
       if (kind === 'embedded') {
@@ -72,21 +87,32 @@ async function main(): Promise<void> {
     }
   }
 
-  note(`uploading the 10-minute source (${mb(longSize)} MB, not timed) …`);
-  const longKey = `long/${path.basename(longSource)}`;
-  await stack.storage.putObjectFromFile(IN_BUCKET, longKey, longSource, { contentType: 'video/mp4' });
+  const longKeys: string[] = [];
+  for (const src of sources) {
+    const size = fs.statSync(src.file).size;
+    note(`uploading the 10-minute source ${path.basename(src.file)} (${mb(size)} MB, not timed) …`);
+    const key = `long/${path.basename(src.file)}`;
+    await stack.storage.putObjectFromFile(IN_BUCKET, key, src.file, { contentType: 'video/mp4' });
+    longKeys.push(key);
+  }
   const apps = await startApps(stack, 'proxied', true);
   note(`short clip through the proxy: ${path.basename(clips[0])} …`);
   const short = await convertViaProxy(stack, apps, `clips/${path.basename(clips[0])}`, 'short clip, auto', {}, 'short/');
-  const longs: ProxiedResult[] = [];
-  note(`long source: one conversion, start ${LONG_START} s, duration ${LONG_DURATION} s …`);
-  longs.push(await convertViaProxy(stack, apps, longKey, `start ${LONG_START} s, ${LONG_DURATION} s`, { start: LONG_START, duration: LONG_DURATION }, 'long-fixed/'));
-  if (WITH_AUTO) {
-    note('long source: one conversion, window chosen by the engine (auto) …');
-    longs.push(await convertViaProxy(stack, apps, longKey, `auto window, ${LONG_DURATION} s`, { duration: LONG_DURATION, keyFrame: 'auto' }, 'long-auto/'));
+  const longSources: LongSourceResult[] = [];
+  for (const [i, src] of sources.entries()) {
+    const size = fs.statSync(src.file).size;
+    const key = longKeys[i];
+    const results: ProxiedResult[] = [];
+    note(`${src.id} source (${mb(size)} MB): one conversion, start ${LONG_START} s, duration ${LONG_DURATION} s …`);
+    results.push(await convertViaProxy(stack, apps, key, `start ${LONG_START} s, ${LONG_DURATION} s`, { start: LONG_START, duration: LONG_DURATION }, `long-${src.id}-fixed/`));
+    if (WITH_AUTO) {
+      note(`${src.id} source: one conversion, window chosen by the engine (auto) …`);
+      results.push(await convertViaProxy(stack, apps, key, `auto window, ${LONG_DURATION} s`, { duration: LONG_DURATION, keyFrame: 'auto' }, `long-${src.id}-auto/`));
+    }
+    longSources.push({ id: src.id, file: src.file, size, recipe: src.recipe, results });
   }
   await apps.stop();
-  process.stdout.write(formatReport({ cores, runs, clips, inputBytes, longSource, longSize, short, longs }));
+  process.stdout.write(formatReport({ cores, runs, clips, inputBytes, short, longSources }));
 }
 
 main()
