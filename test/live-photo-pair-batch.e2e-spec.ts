@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '@vid2live/config';
@@ -25,6 +26,7 @@ let worker: RunningWorker;
 let a: ApiClient;
 const tmp = path.join(E2E_TMP, `pair-batch-${process.pid}`);
 let clipStill: string;
+let apiUrl: string;
 
 beforeAll(async () => {
   fs.mkdirSync(tmp, { recursive: true });
@@ -45,6 +47,7 @@ beforeAll(async () => {
   await put('iphone/mixed.JPG', clip.stillPath);
   await put('iphone/mixed.MOV', IPHONE_MOV);
   const api = await startApi(stack);
+  apiUrl = api.url;
   a = apiClient(api.url, stack.tenants.a);
   worker = await startWorker(loadConfig('worker', stack.env({ WORKER_CONCURRENCY: '1', LOG_LEVEL: 'warn' })), { pageSize: 1 });
 }, 180_000);
@@ -129,4 +132,18 @@ it('one livePhotoPairs batch turns each pair into a Motion Photo, and reports th
   const sos = (b: Buffer) => b.subarray(b.indexOf(Buffer.from([0xff, 0xda])));
   expect(sos(written.subarray(0, info.videoOffset!)).equals(sos(fs.readFileSync(clipStill)))).toBe(true);
   expect((await readAllTags(jpeg))['XMP-GCamera:MotionPhoto']).toBe(1);
+});
+
+it('works with `vid2live submit --live-photo-pairs --wait` as a user runs it', async () => {
+  const bin = path.join(__dirname, '..', 'bin', 'vid2live.js');
+  const args = [bin, 'submit', '--api', apiUrl, '--bucket', stack.buckets.input, '--prefix', 'iphone/2024/', '--out-bucket', stack.buckets.output, '--out-prefix', 'cli-android/', '--live-photo-pairs', '--wait', '--json'];
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, VID2LIVE_API_KEY: stack.tenants.a.key }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('exit', (c) => resolve({ code: c, stdout: out }));
+  });
+  expect(code).toBe(0);
+  expect(JSON.parse(stdout)).toMatchObject({ status: 'completed', total: 1, counts: { completed: 1, failed: 0 } });
+  expect(await objectKeys(stack.storage, stack.buckets.output, 'cli-android/')).toEqual(['cli-android/clip.MP.jpg']);
 });

@@ -18,6 +18,11 @@ import { buildRenderFilterGraph, movieEncodeArgs, outputFrameSize } from '@vid2l
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1]) > 0 && args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
 const QUICK = args.includes('--quick');
+/**
+ * `--baseline <convert-one.js of another build>`: its automatic mode runs as one more variant in the same rounds,
+ * so a change to the engine is measured against the engine before it in one run (ratios, not separate runs).
+ */
+const BASELINE = args.includes('--baseline') ? path.resolve(args[args.indexOf('--baseline') + 1]) : undefined;
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const WORK = path.join(ROOT, 'bench', 'out');
 const INPUTS = path.join(WORK, 'inputs');
@@ -68,9 +73,9 @@ interface EngineRun {
   stages: Record<string, number>;
 }
 
-function engine(i: Input, fixed?: { start: number; keyFrame: number }): EngineRun {
+function engine(i: Input, fixed?: { start: number; keyFrame: number }, script = path.join(__dirname, 'convert-one.js')): EngineRun {
   const out = path.join(WORK, 'engine');
-  const argv = [path.join(__dirname, 'convert-one.js'), i.file, out, ...(fixed ? [String(fixed.start), String(fixed.keyFrame)] : [])];
+  const argv = [script, i.file, out, ...(fixed ? [String(fixed.start), String(fixed.keyFrame)] : [])];
   const res = spawnSync(process.execPath, argv, { encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`engine failed on ${i.name}: ${res.stderr}`);
   return JSON.parse(res.stdout.trim().split('\n').pop()!);
@@ -131,6 +136,8 @@ function main(): void {
     still: number;
     autoStages: Record<string, number>;
     fixedStages: Record<string, number>;
+    base?: number;
+    baseStages?: Record<string, number>;
   }> = [];
   for (const i of inputs) {
     const autoMs: number[] = [];
@@ -141,6 +148,8 @@ function main(): void {
     let plan = { start: 0, stillTime: 0 };
     const autoStages: Array<Record<string, number>> = [];
     const fixedStages: Array<Record<string, number>> = [];
+    const baseMs: number[] = [];
+    const baseStages: Array<Record<string, number>> = [];
     for (let r = 0; r < RUNS; r++) {
       // interleaved, so drift on a noisy machine hits every variant alike
       const a = engine(i);
@@ -154,6 +163,11 @@ function main(): void {
       rss = Math.max(rss, f.maxRssMB);
       naiveMs.push(naive(i, plan.start, plan.stillTime));
       lowerMs.push(lowerBound(i, plan.start));
+      if (BASELINE) {
+        const b = engine(i, undefined, BASELINE);
+        baseMs.push(b.ms);
+        baseStages.push(b.stages);
+      }
       process.stderr.write(`  ${i.name} run ${r + 1}/${RUNS} done\n`);
     }
     const stageMedians = (runs: Array<Record<string, number>>) =>
@@ -169,6 +183,7 @@ function main(): void {
       still: plan.stillTime,
       autoStages: stageMedians(autoStages),
       fixedStages: stageMedians(fixedStages),
+      ...(BASELINE ? { base: median(baseMs), baseStages: stageMedians(baseStages) } : {}),
     });
   }
 
@@ -190,6 +205,15 @@ function main(): void {
   for (const r of rows) {
     for (const [label, st] of [['auto ', r.autoStages], ['fixed', r.fixedStages]] as const) {
       lines.push(`  ${r.input.name.padEnd(14)} ${label} | ${['probe', 'plan', 'render', 'pair'].map((k) => stageCell(st, r.lower, k)).join(' | ')}`);
+    }
+  }
+  if (BASELINE) {
+    lines.push(`baseline: automatic mode of ${BASELINE}, interleaved in the same rounds`);
+    for (const r of rows) {
+      lines.push(
+        `  ${r.input.name.padEnd(14)} baseline auto ${f1(r.base!)} | baseline/lower ${r2(r.base! / r.lower)} | auto/baseline ${r2(r.auto / r.base!)} | ` +
+          ['probe', 'plan', 'render', 'pair'].map((k) => `${k} ${stageCell(r.baseStages!, r.lower, k)}`).join(' | '),
+      );
     }
   }
   lines.push(`peak RSS of the node process: max ${Math.max(...rows.map((r) => r.rss)).toFixed(0)} MB (target < 200 MB)`);

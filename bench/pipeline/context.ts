@@ -23,6 +23,31 @@ function parseLongSources(): LongSourceId[] {
   if (!raw.length || bad.length) throw new Error(`--long-sources takes a comma list of ${known.join(', ')} (got "${args[i + 1] ?? ''}")`);
   return known.filter((k) => raw.includes(k));
 }
+/**
+ * How the pipeline runs are laid out: `--layouts 1x1,2x1` = worker processes × WORKER_CONCURRENCY (slots per worker),
+ * each measured once per round beside the embedded baseline. The default is the single layout 2x1 (2 workers × 1 slot).
+ */
+export interface Layout {
+  workers: number;
+  concurrency: number;
+  /** `2x1` */
+  label: string;
+}
+export const LAYOUTS: Layout[] = parseLayouts();
+function parseLayouts(): Layout[] {
+  const i = args.indexOf('--layouts');
+  if (i < 0) return [{ workers: 2, concurrency: 1, label: '2x1' }];
+  const raw = (args[i + 1] ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+  const out: Layout[] = [];
+  for (const r of raw) {
+    const m = /^([1-9]\d?)x([1-9]\d?)$/.exec(r);
+    if (!m) throw new Error(`--layouts takes a comma list of WORKERSxCONCURRENCY, e.g. 1x1,2x1 (got "${r}")`);
+    const label = `${Number(m[1])}x${Number(m[2])}`;
+    if (!out.some((l) => l.label === label)) out.push({ workers: Number(m[1]), concurrency: Number(m[2]), label });
+  }
+  if (!out.length) throw new Error(`--layouts takes a comma list of WORKERSxCONCURRENCY, e.g. 1x1,2x1 (got "${args[i + 1] ?? ''}")`);
+  return out;
+}
 export const OUT = path.join(ROOT, 'bench', 'out');
 export const CLIPS_DIR = path.join(OUT, 'pipeline-inputs');
 export const EMBEDDED_OUT = path.join(OUT, 'pipeline-embedded-out');
@@ -32,6 +57,7 @@ export const LONG_OWN = path.join(CLIPS_DIR, 'src-1080p-10min.mp4');
 /** the ~200 MB 10-minute source (same picture with light noise, ~2.5 Mb/s video): a bitrate closer to a phone's */
 export const LONG_200MB = path.join(OUT, 'inputs', 'src-1080p-10min-200mb.mp4');
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+/** worker processes for the proxied byte measurements (the timed runs use LAYOUTS) */
 export const WORKERS = 2;
 export const IN_BUCKET = 'bench-in';
 export const OUT_BUCKET = 'bench-out';

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { IN_BUCKET, note, OUT_BUCKET } from './context';
+import { IN_BUCKET, note, OUT_BUCKET, type Layout } from './context';
 import { diffCounters, type ProxyCounters, type RequestLogEntry } from './counting-proxy';
 import { machineBusyMs, procTimes, treeMs } from './cpu';
 import { selfMs, type CpuSplit } from './embedded';
@@ -37,10 +37,11 @@ export async function uploadClips(stack: Stack, clips: string[]): Promise<void> 
   for (const f of clips) await stack.storage.putObjectFromFile(IN_BUCKET, `clips/${path.basename(f)}`, f, { contentType: 'video/mp4' });
 }
 
-export async function measurePipeline(stack: Stack, round: number): Promise<PipelineResult> {
+export async function measurePipeline(stack: Stack, round: number, layout: Layout): Promise<PipelineResult> {
   // Straight to s3rver, as deployed: the counting proxy (measurement equipment) would add its own CPU to the
   // pipeline's on these 2 cores. The read pattern of a short clip is measured through the proxy separately.
-  const apps = await startApps(stack, `round${round}`, false);
+  const apps = await startApps(stack, `round${round}-${layout.label}`, false, layout);
+  const tag = `pipeline ${layout.label} #${round}`;
   // CPU the apps spent starting up is not the batch's: subtract what they have used so far
   const appNodeMs = () =>
     apps.processes.reduce((s, a) => s + (procTimes(a.child.pid!)?.own ?? 0), 0);
@@ -49,12 +50,12 @@ export async function measurePipeline(stack: Stack, round: number): Promise<Pipe
     return s + (t ? t.own + t.children : 0);
   }, 0);
   const node0 = appNodeMs();
-  const outPrefix = `batch-${round}/`;
+  const outPrefix = `batch-${round}-${layout.label}/`;
   const m0 = machineBusyMs();
   const tree0 = treeMs();
   const self0 = selfMs();
   const w0 = performance.now();
-  note(`pipeline #${round}: POST /v1/batches …`);
+  note(`${tag}: POST /v1/batches …`);
   const t0 = performance.now();
   const wall0 = Date.now();
   const { id } = await api<{ id: string }>(apps, 'POST', '/v1/batches', {
@@ -69,7 +70,7 @@ export async function measurePipeline(stack: Stack, round: number): Promise<Pipe
       view = await api<BatchView>(apps, 'GET', `/v1/batches/${id}`);
       const c = view.counts;
       const ended = c.completed + c.failed + c.canceled;
-      const line = `  batch ${view.status}: ${ended}/${view.total ?? '?'} ended (active ${c.active}, failed ${c.failed})`;
+      const line = `  ${tag} batch ${view.status}: ${ended}/${view.total ?? '?'} ended (active ${c.active}, failed ${c.failed})`;
       if (line !== lastLine && (ended % 5 === 0 || c.failed)) note((lastLine = line));
       if (ended >= INPUT_COUNT || view.status === 'completed') return true;
       assertAppsAlive(apps);

@@ -4,20 +4,24 @@
  * In one run:
  *  1. 20 generated clips (1280×720, 6 s, H.264 + AAC), cached in bench/out/pipeline-inputs.
  *  2. embedded: `node bin/vid2live.js convert <dir> -o <out> --json --concurrency 2`, wall time.
- *  3. pipeline: s3rver (in this process), the built api, 2 worker processes with WORKER_CONCURRENCY=1, Redis on
- *     127.0.0.1:6379 under a unique QUEUE_PREFIX. The clips are uploaded first (not timed); timed from
+ *  3. pipeline: s3rver (in this process), the built api, 2 worker processes with WORKER_CONCURRENCY=1 (or each
+ *     layout of --layouts, WORKERSxCONCURRENCY), Redis on 127.0.0.1:6379 under a unique QUEUE_PREFIX. The clips
+ *     are uploaded first (not timed); timed from
  *     `POST /v1/batches` (prefix source) until `GET /v1/batches/:id` shows 20 ended. Checks: 20 completed,
  *     20 .JPG + 20 .MOV objects in the output bucket (nothing is downloaded). The apps talk to s3rver directly here.
  *  4. bytes read from S3, counted by a reverse proxy in front of s3rver that the apps then use as S3_ENDPOINT (it
  *     sees the presigned-URL GETs ffmpeg makes, which the SDK's own counters do not): one 6 s clip, and a 3 s clip
  *     (start 300 s, and again with the window chosen automatically) of a 10-minute 1080p source.
- * Embedded and pipeline runs alternate over 2 rounds (E P, then P E); medians are reported, with the CPU time of
- * the benchmark's own process tree and of everything else on the machine meanwhile (it may be shared).
+ * Embedded and pipeline runs alternate over 2 rounds (E P, then P E; with several layouts E L1 L2, then L2 L1 E);
+ * medians are reported, with the CPU time of the benchmark's own process tree and of everything else on the machine
+ * meanwhile (it may be shared).
  * A second 10-minute source of ~200 MB (light noise, 2.5 Mb/s) is measured beside the 1176 MB one; each GET is
  * attributed to the ffmpeg/ffprobe open that was running (opens.ts).
- * Usage: npm run build && npm run bench:pipeline [-- --rounds N --no-auto --bytes-only --long-sources 200mb,1200mb]
+ * Usage: npm run build && npm run bench:pipeline [-- --rounds N --no-auto --bytes-only --long-sources 200mb,1200mb
+ *        --layouts 1x1,2x1]
  *   --bytes-only: no embedded/pipeline timing rounds, only the proxied byte measurements
  *   --long-sources: which 10-minute sources to measure (default both)
+ *   --layouts: pipeline layouts to time, each WORKERSxCONCURRENCY (default 2x1); every round runs each of them once
  * (REDIS_URL overrides redis://127.0.0.1:6379)
  */
 import * as fs from 'node:fs';
@@ -28,6 +32,8 @@ import {
   CLIPS_DIR,
   cleanup,
   IN_BUCKET,
+  LAYOUTS,
+  type Layout,
   LONG_DURATION,
   LONG_200MB,
   LONG_OWN,
@@ -52,7 +58,9 @@ import { startApps, startStack } from './stack';
 /** The order of the phases; the pieces are in context/stack/embedded/pipeline/report.ts. */
 async function main(): Promise<void> {
   const cores = os.cpus().length;
-  note(`node ${process.version}, ${cores} cores, redis ${REDIS_URL}, ${BYTES_ONLY ? 'bytes only (no timing rounds)' : `${ROUNDS} round(s)`}, long sources ${LONG_SOURCES.join(', ')}`);
+  note(
+    `node ${process.version}, ${cores} cores, redis ${REDIS_URL}, ${BYTES_ONLY ? 'bytes only (no timing rounds)' : `${ROUNDS} round(s), pipeline layouts ${LAYOUTS.map((l) => l.label).join(', ')} (workers × WORKER_CONCURRENCY)`}, long sources ${LONG_SOURCES.join(', ')}`,
+  );
   const clips = await ensureClips(CLIPS_DIR, note);
   const sources: Array<{ id: LongSourceId; file: string; recipe: string }> = [];
   for (const id of LONG_SOURCES) {
@@ -69,20 +77,22 @@ async function main(): Promise<void> {
   // the short clip is read through the proxy in every mode; the batch rounds need all 20
   await uploadClips(stack, BYTES_ONLY ? clips.slice(0, 1) : clips);
 
-  // Rounds alternate the order (E P, P E, …) so a load that drifts during the run hits both variants alike.
+  // Rounds alternate the order (E L1 L2 …, then … L2 L1 E) so a load that drifts during the run hits all variants alike.
   const runs: Run[] = [];
+  const variants: Array<Layout | 'embedded'> = ['embedded', ...LAYOUTS];
   for (let round = 1; round <= (BYTES_ONLY ? 0 : ROUNDS); round++) {
-    const order: Array<'embedded' | 'pipeline'> = round % 2 ? ['embedded', 'pipeline'] : ['pipeline', 'embedded'];
-    for (const kind of order) {
-      if (kind === 'embedded') {
+    const order = round % 2 ? variants : [...variants].reverse();
+    for (const v of order) {
+      if (v === 'embedded') {
         note(`embedded #${round}: ${INPUT_COUNT} clips, --concurrency 2 …`);
         const r = await measureEmbedded();
         note(`embedded #${round}: ${sec(r.ms)} s, ${r.summary.converted} converted, ${r.summary.failed} failed`);
-        runs.push({ kind, round, r });
+        runs.push({ kind: 'embedded', round, r });
       } else {
-        const r = await measurePipeline(stack, round);
-        note(`pipeline #${round}: ${sec(r.ms)} s, ${r.batch.counts.completed} completed`);
-        runs.push({ kind, round, r });
+        note(`pipeline ${v.label} #${round}: ${v.workers} worker(s) × WORKER_CONCURRENCY=${v.concurrency} …`);
+        const r = await measurePipeline(stack, round, v);
+        note(`pipeline ${v.label} #${round}: ${sec(r.ms)} s, ${r.batch.counts.completed} completed`);
+        runs.push({ kind: 'pipeline', round, layout: v, r });
       }
     }
   }
@@ -112,7 +122,7 @@ async function main(): Promise<void> {
     longSources.push({ id: src.id, file: src.file, size, recipe: src.recipe, results });
   }
   await apps.stop();
-  process.stdout.write(formatReport({ cores, runs, clips, inputBytes, short, longSources }));
+  process.stdout.write(formatReport({ cores, layouts: LAYOUTS, runs, clips, inputBytes, short, longSources }));
 }
 
 main()

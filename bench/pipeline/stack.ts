@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import Redis from 'ioredis';
 import { S3Storage } from '@vid2live/storage';
 import { startS3rver, type RunningS3rver } from '@vid2live/storage/testing/s3rver';
-import { IN_BUCKET, LOG_DIR, note, onCleanup, OUT_BUCKET, REDIS_URL, stopIfInterrupted, WORKERS } from './context';
+import { IN_BUCKET, LOG_DIR, note, onCleanup, OUT_BUCKET, REDIS_URL, stopIfInterrupted, WORKERS, type Layout } from './context';
 import { startCountingProxy, type CountingProxy } from './counting-proxy';
 import { startApi, startWorker, type AppProcess } from './processes';
 
@@ -71,7 +71,13 @@ export async function startStack(): Promise<Stack> {
   return { s3, proxy, storage, redis, prefix, env, apiKey };
 }
 
-export async function startApps(stack: Stack, label: string, viaProxy: boolean): Promise<Apps> {
+/** The api and `layout.workers` worker processes with WORKER_CONCURRENCY = `layout.concurrency` (default 2 × 1). */
+export async function startApps(
+  stack: Stack,
+  label: string,
+  viaProxy: boolean,
+  layout: Pick<Layout, 'workers' | 'concurrency'> = { workers: WORKERS, concurrency: 1 },
+): Promise<Apps> {
   stopIfInterrupted();
   const processes: AppProcess[] = [];
   let stopping: Promise<void> | undefined;
@@ -79,8 +85,9 @@ export async function startApps(stack: Stack, label: string, viaProxy: boolean):
   onCleanup(`the api and workers (${label})`, stop);
   const api = await startApi(stack.env(viaProxy), path.join(LOG_DIR, `${stack.prefix}-${label}-api.log`));
   processes.push(api.app);
+  const workerEnv = { ...stack.env(viaProxy), WORKER_CONCURRENCY: String(layout.concurrency) };
   const workers = await Promise.all(
-    Array.from({ length: WORKERS }, (_, i) => startWorker(stack.env(viaProxy), path.join(LOG_DIR, `${stack.prefix}-${label}-worker-${i + 1}.log`))),
+    Array.from({ length: layout.workers }, (_, i) => startWorker(workerEnv, path.join(LOG_DIR, `${stack.prefix}-${label}-worker-${i + 1}.log`))),
   );
   processes.push(...workers);
   return { apiUrl: api.url, apiKey: stack.apiKey, processes, stop };

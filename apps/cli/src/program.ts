@@ -152,13 +152,14 @@ export function buildProgram(): Command {
 
   program
     .command('submit')
-    .description('submit every video under an S3 prefix to a running vid2live API as one batch')
+    .description('submit every video (or, with --live-photo-pairs, every Live Photo pair) under an S3 prefix to a running vid2live API as one batch')
     .requiredOption('--api <url>', 'API base URL, e.g. http://localhost:3000')
     .requiredOption('--bucket <bucket>', 'source bucket')
     .requiredOption('--prefix <prefix>', 'source key prefix')
     .option('--out-bucket <bucket>', 'output bucket (default: the source bucket)')
     .option('--out-prefix <prefix>', 'output key prefix', 'live/')
     .option('--api-key <key>', 'API key (default: $VID2LIVE_API_KEY)')
+    .option('--live-photo-pairs', 'the prefix holds Live Photo pairs (NAME.HEIC|JPG + NAME.MOV): make each one a Google Motion Photo NAME.MP.HEIC|.MP.jpg', false)
     .option('--wait', 'wait for the batch to end, with a progress bar', false)
     .option('--json', 'print the final summary as JSON', false)
     .action(async (o) => {
@@ -171,6 +172,7 @@ export function buildProgram(): Command {
         prefix: o.prefix,
         outBucket: o.outBucket ?? o.bucket,
         outPrefix: o.outPrefix,
+        livePhotoPairs: o.livePhotoPairs,
         wait: o.wait,
         json: o.json,
         tty: process.stderr.isTTY === true && !o.json,

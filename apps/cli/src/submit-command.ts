@@ -7,6 +7,8 @@ export interface SubmitOptions {
   prefix: string;
   outBucket: string;
   outPrefix: string;
+  /** the prefix holds Live Photo pairs: each becomes a Google Motion Photo (docs/api.md) */
+  livePhotoPairs?: boolean;
   wait: boolean;
   json: boolean;
   tty: boolean;
@@ -40,7 +42,7 @@ async function call<T>(o: SubmitOptions, method: string, path: string, body?: un
 export async function runSubmit(o: SubmitOptions): Promise<boolean> {
   const log = (line: string) => process.stderr.write(line + '\n');
   const created = await call<{ id: string; total?: number }>(o, 'POST', '/v1/batches', {
-    source: { bucket: o.bucket, prefix: o.prefix },
+    source: { bucket: o.bucket, prefix: o.prefix, ...(o.livePhotoPairs ? { livePhotoPairs: true } : {}) },
     output: { bucket: o.outBucket, prefix: o.outPrefix },
   });
   log(`batch ${created.id} submitted for s3://${o.bucket}/${o.prefix}`);

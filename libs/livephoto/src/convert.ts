@@ -7,10 +7,11 @@ import { writeJpegExif } from './exif';
 import { mediaToolsOf } from './ports/default-media-tools';
 import { motionPhotoFileName, writeMotionPhoto } from './motion-photo';
 import { pairLivePhoto } from './stages/pair';
-import { planClip } from './stages/plan';
+import { planClip, planClipOrDeferKeyFrame } from './stages/plan';
 import { captureTimeWarnings } from './stages/capture-time';
 import { probeSource } from './stages/probe';
-import { renderClip } from './stages/render';
+import { renderClip, type RenderOptions } from './stages/render';
+import { renderWithDeferredKeyFrame } from './stages/render-key-frame';
 import { detectMotionPhotoSource } from './sources/motion-photo-layout';
 import { convertMotionPhotoSource } from './sources/motion-photo-source';
 import { HDR_REFERENCE_WHITE_NITS } from './stages/color';
@@ -143,8 +144,14 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
 
   const source = await probeSource(req.source, ctx);
   if (wallpaper && options.crop) wallpaperFraming(source, options.crop); // a bad crop fails before any decoding
-  const planned = await planClip(source, wallpaper ? { ...options, duration: options.duration ?? WALLPAPER_PROFILE.duration } : options, ctx);
-  let plan = wallpaper ? wallpaperPlan(planned, options) : planned;
+  // An automatic JPEG still on a large source: the key frame is chosen from the render's own decode of the window.
+  const planned = wallpaper
+    ? await planClip(source, { ...options, duration: options.duration ?? WALLPAPER_PROFILE.duration }, ctx)
+    : stillFormat === 'jpeg'
+      ? await planClipOrDeferKeyFrame(source, options, ctx)
+      : await planClip(source, options, ctx);
+  const deferred = 'settle' in planned ? planned : undefined;
+  let plan = 'settle' in planned ? planned.provisional : wallpaper ? wallpaperPlan(planned, options) : planned;
   let crop: CropRect | undefined;
   if (wallpaper) {
     // Frame the 9:16 crop around what moves in the chosen clip (one small decode of the clip), unless given.
@@ -158,7 +165,7 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
   await makeOutputDir(req.outputDir);
   const workDir = await fs.mkdtemp(path.join(req.workDir ?? os.tmpdir(), 'vid2live-'));
   try {
-    const rendered = await renderClip(req.source, source, plan, {
+    const renderOptions: RenderOptions = {
       workDir,
       codec: options.codec ?? (wallpaper ? WALLPAPER_PROFILE.codec : 'h264'),
       stillFormat: stillFormat === 'jpeg' ? 'jpeg' : 'png',
@@ -168,7 +175,15 @@ async function runPipeline(req: ConvertRequest, ctx: StageContext): Promise<Live
       signal: ctx.signal,
       onProgress: ctx.onProgress,
       media: ctx.media,
-    });
+    };
+    let rendered;
+    if (deferred) {
+      const settled = await renderWithDeferredKeyFrame(req.source, source, deferred, renderOptions, () => planClip(source, options, ctx));
+      plan = settled.plan;
+      rendered = settled.rendered;
+    } else {
+      rendered = await renderClip(req.source, source, plan, renderOptions);
+    }
     throwIfAborted(ctx.signal);
 
     const paired = await pairLivePhoto(

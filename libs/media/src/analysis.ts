@@ -6,14 +6,11 @@ import { ffmpegInput, runFfmpeg } from './ffmpeg';
 import {
   analysisFrameSize,
   ANALYSIS_FPS,
-  halveGrayFrame,
-  laplacianVariance,
-  meanAbsDifference,
+  frameMeter,
   parsePacketLines,
   type FrameAnalysis,
   type FrameAnalysisRequest,
   type FrameMetrics,
-  type GrayFrame,
   type PacketIndexRequest,
   type PacketInfo,
   addColumnDifferences,
@@ -41,14 +38,12 @@ export async function analyseFrames(sourcePath: string, req: FrameAnalysisReques
   const frames: FrameMetrics[] = [];
   const pending = Buffer.alloc(frameBytes);
   let filled = 0;
-  let previousHalf: Uint8Array | undefined;
-  let previousMotion = 0;
+  const measure = frameMeter(width, height);
   const columnSums = req.columns ? new Float64Array(width) : undefined;
   const previousFull = req.columns ? Buffer.alloc(frameBytes) : undefined;
   let pairs = 0;
 
   const onFrame = (data: Uint8Array) => {
-    const frame: GrayFrame = { width, height, data };
     if (columnSums && previousFull) {
       if (frames.length > 0) {
         addColumnDifferences(data, previousFull, width, columnSums);
@@ -56,14 +51,7 @@ export async function analyseFrames(sourcePath: string, req: FrameAnalysisReques
       }
       previousFull.set(data);
     }
-    const half = halveGrayFrame(frame);
-    let motion = previousHalf ? meanAbsDifference(half.data, previousHalf) : 0;
-    // The fps filter duplicates frames to reach 30 fps from slower sources; an exact repeat is not "calm",
-    // it inherits the motion of the real transition before it.
-    if (previousHalf && motion === 0) motion = previousMotion;
-    previousMotion = motion;
-    previousHalf = half.data;
-    frames.push({ time: frames.length / ANALYSIS_FPS, motion, sharpness: laplacianVariance(frame) });
+    frames.push(measure(data));
   };
 
   const args = [

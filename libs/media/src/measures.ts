@@ -175,3 +175,24 @@ export function parsePacketLines(text: string): PacketInfo[] {
   return out.sort((a, b) => a.time - b.time);
 }
 
+
+/**
+ * Measures gray frames of one size in order, as the plan stage reads them: motion = mean absolute difference of
+ * the half-size frame against the previous one (an exact repeat, which the fps filter makes from slower sources,
+ * inherits the motion of the transition before it: it is not "calm"), sharpness = variance of the Laplacian.
+ * Keeps only the previous half-size frame; `data` may be reused by the caller after each call.
+ */
+export function frameMeter(width: number, height: number, fps = ANALYSIS_FPS): (data: Uint8Array) => FrameMetrics {
+  let previousHalf: Uint8Array | undefined;
+  let previousMotion = 0;
+  let index = 0;
+  return (data) => {
+    const frame: GrayFrame = { width, height, data };
+    const half = halveGrayFrame(frame);
+    let motion = previousHalf ? meanAbsDifference(half.data, previousHalf) : 0;
+    if (previousHalf && motion === 0) motion = previousMotion;
+    previousMotion = motion;
+    previousHalf = half.data;
+    return { time: index++ / fps, motion, sharpness: laplacianVariance(frame) };
+  };
+}

@@ -33,6 +33,33 @@ function renderedStandIn(output: string): string {
   return path.join(RENDERED_DIR, file);
 }
 
+/**
+ * A render with candidate stills (a deferred key frame): the still stand-in for every frame of the graph's
+ * `between(n,from,to)`, named by the output's pattern from its `-start_number`.
+ */
+function writeCandidateStandIns(job: FfmpegJob, out: FfmpegJob['outputs'][number]): void {
+  const range = /between\(n,(\d+),(\d+)\)/.exec(job.complexFilter ?? '');
+  if (!range) throw new Error(`replayMediaTools: candidate stills without a between(n,…) range in ${job.complexFilter}`);
+  for (let n = Number(range[1]); n <= Number(range[2]); n++) {
+    fs.copyFileSync(renderedStandIn('still.jpg'), out.path.replace('%04d', String(n).padStart(4, '0')));
+  }
+}
+
+/**
+ * The render's gray analysis frames (the graph's `[foranalysis]select='between(n,A,B)',scale=W:H…`): the same textured
+ * picture N times (no motion, equal sharpness), so a settled plan takes the middle frame. What the frames of real
+ * footage decide is the real-tools specs' matter (convert.spec.ts, real-media.spec.ts).
+ */
+function writeAnalysisStandIn(job: FfmpegJob, out: FfmpegJob['outputs'][number]): void {
+  const size = /\[foranalysis\]select='between\(n,(\d+),(\d+)\)',scale=(\d+):(\d+):flags=area,format=gray\[analysis\]/.exec(job.complexFilter ?? '');
+  if (!size) throw new Error(`replayMediaTools: no analysis range and size in ${job.complexFilter}`);
+  const frames = Number(size[2]) - Number(size[1]) + 1;
+  const [width, height] = [Number(size[3]), Number(size[4])];
+  const picture = Buffer.alloc(width * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) picture[y * width + x] = ((x >> 3) + (y >> 3)) % 2 ? 200 : 40;
+  fs.writeFileSync(out.path, Buffer.concat(Array.from({ length: frames }, () => picture)));
+}
+
 function finish(opts: FfmpegRunOptions | undefined) {
   opts?.onProgress?.(100);
   return { stderrTail: [] };
@@ -81,7 +108,11 @@ export function replayMediaTools(...recordings: MediaRecording[]): ReplayMediaTo
     },
     async runFfmpegJob(job, options) {
       tools.jobs.push(structuredClone(job));
-      for (const out of job.outputs) fs.copyFileSync(renderedStandIn(out.path), out.path);
+      for (const out of job.outputs) {
+        if (out.options.includes('[analysis]')) writeAnalysisStandIn(job, out);
+        else if (out.path.includes('%04d')) writeCandidateStandIns(job, out);
+        else fs.copyFileSync(renderedStandIn(out.path), out.path);
+      }
       return finish(options);
     },
     async encodeHeic(input, output, options) {

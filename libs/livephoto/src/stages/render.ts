@@ -23,6 +23,12 @@ export interface RenderOptions extends StageContext {
   frame?: { width: number; height: number; crop: CropRect };
   /** false drops the source's audio (the wallpaper is silent); default true */
   audio?: boolean;
+  /**
+   * The key frame is not decided yet (DeferredKeyFrame, JPEG stills only): instead of one still, write every frame
+   * of [from, to] (clip frame indices) as a candidate still, and those frames and the one before them as small gray
+   * analysis frames of `analysis` size, from the same decode.
+   */
+  keyFrameCandidates?: { from: number; to: number; analysis: { width: number; height: number } };
 }
 
 /**
@@ -53,6 +59,11 @@ export interface RenderedClip {
   stillTime: number;
   /** true when an HDR source was tone mapped to SDR */
   toneMapped: boolean;
+  /**
+   * with `keyFrameCandidates`: the candidate still of clip frame `index`, and the raw gray analysis frames of clip
+   * frames `analysisFirst`…`to` (the candidates and the frame before them)
+   */
+  candidates?: { stillPath(index: number): string; analysisPath: string; analysisFirst: number };
 }
 
 /** Upright output size: long side ≤ MAX_LONG_SIDE, aspect kept, both even (4:2:0 needs even dimensions). */
@@ -83,6 +94,8 @@ export interface RenderGraphSpec {
   fps?: number;
   /** cut from the upright, scaled picture (output pixels), after the rotation */
   crop?: { width: number; height: number; x: number; y: number };
+  /** candidate stills [from, to] instead of `stillFrameIndex`, plus gray analysis frames of [from − 1, to] (`[analysis]`) */
+  candidates?: { from: number; to: number; analysis: { width: number; height: number } };
 }
 
 /** True when the orientation filters swap width and height (a quarter turn). */
@@ -122,12 +135,20 @@ export function buildRenderFilterGraph(spec: RenderGraphSpec): { graph: string; 
     ...(spec.crop ? [`crop=${spec.crop.width}:${spec.crop.height}:${spec.crop.x}:${spec.crop.y}`] : []),
     'setsar=1',
     ...hold,
-    'split=2[movie][forstill]',
+    spec.candidates ? 'split=3[movie][forstill][foranalysis]' : 'split=2[movie][forstill]',
   ];
+  const c = spec.candidates;
   return {
     graph: [
       `[0:${spec.streamIndex}]${chain.join(',')}`,
-      `[forstill]select='eq(n,${stillFrameIndex})',${stillConversion}[still]`,
+      c
+        ? `[forstill]select='between(n,${c.from},${c.to})',${stillConversion}[still]`
+        : `[forstill]select='eq(n,${stillFrameIndex})',${stillConversion}[still]`,
+      // the plan stage's analysis frames (analyseFrames: area downscale to gray) of the candidates and the frame
+      // before them (the first candidate's motion), from the render's own pictures
+      ...(c
+        ? [`[foranalysis]select='between(n,${Math.max(0, c.from - 1)},${c.to})',scale=${c.analysis.width}:${c.analysis.height}:flags=area,format=gray[analysis]`]
+        : []),
     ].join(';'),
     toneMapped: conversion.toneMapped,
   };
@@ -213,6 +234,10 @@ export async function renderClip(
   onProgress?.({ stage: 'render', percent: 0 });
 
   const fps = options.fps ?? OUTPUT_FPS;
+  const candidates = options.keyFrameCandidates;
+  if (candidates && (options.stillFormat !== 'jpeg' || fps !== OUTPUT_FPS)) {
+    throw new LivePhotoError('INVALID_OPTIONS', 'candidate stills are made for JPEG stills at 30 fps only');
+  }
   const frameCount = Math.max(1, Math.round(plan.duration * fps));
   // The plan's frame index is on the 30 fps grid; another rate takes the frame starting at the same time.
   const stillFrameIndex = fps === OUTPUT_FPS ? plan.stillFrameIndex : Math.round(plan.stillOffset * fps);
@@ -252,11 +277,28 @@ export async function renderClip(
     codedHeight: source.height,
     fps,
     ...(geometry ? { crop: geometry.crop } : {}),
+    ...(candidates ? { candidates } : {}),
   });
   const stillOptions =
     options.stillFormat === 'jpeg'
       ? ['-map', '[still]', '-c:v', 'mjpeg', '-q:v', '2', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1']
       : ['-map', '[still]', '-c:v', 'png', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1'];
+  const candidateStill = (index: number) => path.join(workDir, `candidate-${String(index).padStart(4, '0')}.jpg`);
+  const analysisPath = path.join(workDir, 'analysis.gray');
+  const outputs = candidates
+    ? [
+        { path: moviePath, options: movieOptions },
+        {
+          // the same encoder settings as the one still, for every candidate: the chosen file is the still
+          path: path.join(workDir, 'candidate-%04d.jpg'),
+          options: ['-map', '[still]', '-c:v', 'mjpeg', '-q:v', '2', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-start_number', String(candidates.from)],
+        },
+        { path: analysisPath, options: ['-map', '[analysis]', '-c:v', 'rawvideo', '-fps_mode', 'passthrough', '-f', 'rawvideo'] },
+      ]
+    : [
+        { path: moviePath, options: movieOptions },
+        { path: stillPath, options: stillOptions },
+      ];
 
   const job: FfmpegJob = {
     inputs: [
@@ -273,10 +315,7 @@ export async function renderClip(
       },
     ],
     complexFilter: graph.graph,
-    outputs: [
-      { path: moviePath, options: movieOptions },
-      { path: stillPath, options: stillOptions },
-    ],
+    outputs,
   };
   await mediaToolsOf(options).runFfmpegJob(job, {
     signal,
@@ -285,7 +324,7 @@ export async function renderClip(
     onProgress: (p) => onProgress?.({ stage: 'render', percent: p }),
   });
 
-  for (const file of [moviePath, stillPath]) {
+  for (const file of [moviePath, candidates ? analysisPath : stillPath]) {
     const size = await fs.stat(file).then((s) => s.size, () => 0);
     if (size === 0) {
       throw new LivePhotoError('FFMPEG_FAILED', `ffmpeg produced no ${path.basename(file)} from ${sourcePath}`, {
@@ -297,5 +336,14 @@ export async function renderClip(
   // The pixels are upright now; ffmpeg 5.1 copies the source's display matrix to the output all the same.
   await resetDisplayMatrices(moviePath);
   const stillTime = fps === OUTPUT_FPS ? plan.stillOffset : stillFrameIndex / fps;
-  return { moviePath, stillPath, width: outWidth, height: outHeight, frameCount, stillTime, toneMapped: graph.toneMapped };
+  return {
+    moviePath,
+    stillPath,
+    width: outWidth,
+    height: outHeight,
+    frameCount,
+    stillTime,
+    toneMapped: graph.toneMapped,
+    ...(candidates ? { candidates: { stillPath: candidateStill, analysisPath, analysisFirst: Math.max(0, candidates.from - 1) } } : {}),
+  };
 }

@@ -12,7 +12,7 @@ import {
   type SourceInfo,
   type StageContext,
 } from '../../types';
-import { planOnCompressedStream } from './compressed';
+import { planOnCompressedStream, type DeferredKeyFrame } from './compressed';
 import { decideStill, finish, longestCutFreeRun, snapStill } from './key-frame';
 import { fmt, PLAN_LIMITS, type ClipFrame, type PlanTuning, type ValidOptions } from './limits';
 import { chooseCalmestWindow, detectSceneCuts } from './policy';
@@ -24,6 +24,7 @@ import { clampedWarning, motionWarnings, sceneCutWarning } from './warnings';
  * the compressed stream first, key-frame.ts the still, warnings.ts what is said about the choice.
  */
 export { PLAN_LIMITS, type PlanCurves, type PlanTuning } from './limits';
+export type { DeferredKeyFrame } from './compressed';
 export { chooseKeyFrame, keyFrameRange, longestCutFreeRun } from './key-frame';
 export { chooseCalmestWindow, chooseSharpestFrame, compressedMotion, detectSceneCuts, isEncoderRhythm } from './policy';
 export type { CompressedGrid, CompressedMotion, SceneCutOptions, WindowChoice, WindowSearch } from './policy';
@@ -130,6 +131,31 @@ export async function planClip(
   ctx: StageContext = {},
   tuning: PlanTuning = {},
 ): Promise<ClipPlan> {
+  const plan = await planOrDefer(source, options, ctx, tuning, false);
+  if ('settle' in plan) throw new Error('planClip: a deferred key frame was not asked for');
+  return plan;
+}
+
+/**
+ * planClip, except that on the compressed-stream path with an automatic key frame the key frame is left to the
+ * render (DeferredKeyFrame): the render decodes the window anyway, so the key-frame decode is not done twice.
+ */
+export async function planClipOrDeferKeyFrame(
+  source: SourceInfo,
+  options: PlanOptions = {},
+  ctx: StageContext = {},
+  tuning: PlanTuning = {},
+): Promise<ClipPlan | DeferredKeyFrame> {
+  return planOrDefer(source, options, ctx, tuning, true);
+}
+
+async function planOrDefer(
+  source: SourceInfo,
+  options: PlanOptions,
+  ctx: StageContext,
+  tuning: PlanTuning,
+  defer: boolean,
+): Promise<ClipPlan | DeferredKeyFrame> {
   throwIfAborted(ctx.signal);
   const report = (percent: number) => ctx.onProgress?.({ stage: 'plan', percent });
   report(0);
@@ -178,7 +204,7 @@ export async function planClip(
     spanStart = Math.max(0, Math.min(source.duration - spanDuration, centre - spanDuration / 2));
     const decodedPixels = source.width * source.height * spanDuration * Math.max(OUTPUT_FPS, Math.min(source.fps || OUTPUT_FPS, 240));
     if (decodedPixels > (tuning.fullAnalysisMaxMegapixels ?? PLAN_LIMITS.fullAnalysisMaxMegapixels) * 1e6) {
-      return planOnCompressedStream(source, valid, clip, spanStart, spanDuration, reasons, warnings, ctx, tuning.onCurves);
+      return planOnCompressedStream(source, valid, clip, spanStart, spanDuration, reasons, warnings, ctx, tuning.onCurves, defer);
     }
   }
   const analysis = await mediaToolsOf(ctx).analyseFrames(source.path, {

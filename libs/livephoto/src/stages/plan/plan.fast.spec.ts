@@ -2,7 +2,7 @@ import { loadRecording, recordedPath } from '../../recorded/media-recording';
 import { replayMediaTools, type ReplayMediaTools } from '../../recorded/replay-media-tools';
 import type { ClipPlan, PlanOptions, SourceInfo } from '../../types';
 import { sourceInfoFromFfprobe } from '../probe';
-import { planClip, type PlanCurves, type PlanTuning } from '.';
+import { planClip, planClipOrDeferKeyFrame, type PlanCurves, type PlanTuning } from '.';
 
 /**
  * The plan stage's decisions on frame analyses and packet indexes recorded from real runs (recorded/fixtures): the
@@ -144,6 +144,52 @@ describe('planClip on recorded packet indexes: the window chosen on the compress
     expect(keyed.start).toBeLessThanOrEqual(31);
     expect(keyed.start + keyed.duration).toBeGreaterThanOrEqual(31);
     expect(keyed.start + keyed.stillOffset).toBeCloseTo(31, 6);
+  });
+});
+
+describe('a key frame deferred to the render (planClipOrDeferKeyFrame): the window on the compressed stream, no decode', () => {
+  const deferOn = async (name: string) => {
+    const rec = loadRecording(name);
+    const source = sourceInfoFromFfprobe(recordedPath(name), rec.sizeBytes, rec.probe.data!);
+    const media = replayMediaTools(rec);
+    const planned = await planClipOrDeferKeyFrame(source, {}, { media }, COARSE);
+    if (!('settle' in planned)) throw new Error('expected a deferred key frame');
+    // the render's frames of the window, as the full decode of the whole source measured them
+    const full = rec.analyses.find((a) => a.request.start === '0.000')!.result.frames;
+    const first = Math.round(planned.provisional.start * 30);
+    // the candidates and the frame before them, as the render returns them
+    return { planned, media, window: full.slice(first + 29, first + 60) };
+  };
+
+  it('chooses the window the decoding path chooses, reads only the packet index, and settles the key frame from the render\'s frames', async () => {
+    const { planned, media, window } = await deferOn('static-then-fast.mp4');
+    const decoding = (await plan('static-then-fast.mp4', {}, COARSE)).plan;
+    expect(media.reads.map((r) => r.tool)).toEqual(['readPacketIndex']);
+    expect(planned.provisional.start).toBe(decoding.start);
+    expect(planned.candidates).toEqual({ from: 30, to: 59 });
+    const settled = planned.settle(window, 29)!;
+    expect(settled.start).toBe(decoding.start);
+    expect(settled.stillFrameIndex).toBeGreaterThanOrEqual(30);
+    expect(settled.stillFrameIndex).toBeLessThanOrEqual(59);
+    expect(Math.abs(settled.stillFrameIndex - decoding.stillFrameIndex)).toBeLessThanOrEqual(3);
+    expect(settled.warnings).toEqual(decoding.warnings);
+    expect(settled.reasons[0]).toMatch(/by the compressed stream .*the render \d+\.\d\d–\d+\.\d\d s: mean diff 0\.\d\)$/);
+  });
+
+  it('gives the window back (undefined) when the render\'s frames show a cut the stream did not', async () => {
+    const { planned, window } = await deferOn('static-then-fast.mp4');
+    const cut = window.map((f, i) => (i === 15 ? { ...f, motion: 80 } : f));
+    expect(planned.settle(cut, 29)).toBeUndefined();
+    expect(planned.settle([], 29)).toBeUndefined();
+  });
+
+  it('plans as before (no deferral) with a user key frame, and on the full-decode path', async () => {
+    const rec = loadRecording('long.mp4');
+    const source = sourceInfoFromFfprobe(recordedPath('long.mp4'), rec.sizeBytes, rec.probe.data!);
+    expect('settle' in (await planClipOrDeferKeyFrame(source, { keyFrame: 31 }, { media: replayMediaTools(rec) }, COARSE))).toBe(false);
+    const small = loadRecording('static-then-fast.mp4');
+    const smallSource = sourceInfoFromFfprobe(recordedPath('static-then-fast.mp4'), small.sizeBytes, small.probe.data!);
+    expect('settle' in (await planClipOrDeferKeyFrame(smallSource, {}, { media: replayMediaTools(small) }))).toBe(false);
   });
 });
 
