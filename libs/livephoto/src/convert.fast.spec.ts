@@ -95,7 +95,8 @@ describe('convertToLivePhoto on recorded real footage: one render asked, the rig
 
     // exactly one ffmpeg process: the render, one decode of the clip from the source, the streams it was planned on
     expect(media.jobs).toHaveLength(1);
-    expect(media.ffmpegRuns).toEqual([]);
+    // a deferred key frame: one small run encodes the chosen raw candidate frame as the still
+    expect(media.ffmpegRuns.map((a) => path.basename(a[a.length - 1]))).toEqual(DEFERRED.has(c.file) ? ['still.jpg'] : []);
     expect(media.heicRuns).toEqual([]);
     const [job] = media.jobs;
     expect(job.inputs).toHaveLength(1);
@@ -116,7 +117,11 @@ describe('convertToLivePhoto on recorded real footage: one render asked, the rig
       const [, from, to] = /select='between\(n,(\d+),(\d+)\)'/.exec(job.complexFilter!)!.map(Number);
       expect(stillIndex).toBeGreaterThanOrEqual(from);
       expect(stillIndex).toBeLessThanOrEqual(to);
-      expect(job.outputs.map((o) => path.basename(o.path))).toEqual(['clip.mov', 'candidate-%04d.jpg', 'analysis.gray']);
+      expect(job.outputs.map((o) => path.basename(o.path))).toEqual(['clip.mov', 'candidates.yuv', 'analysis.gray']);
+      const encode = media.ffmpegRuns[0];
+      expect(encode.slice(0, 7)).toEqual(['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${result.width}x${result.height}`, '-i']);
+      expect(encode).toContain(`select='eq(n,${stillIndex - from})',setsar=1,colorspace=ispace=bt709:iprimaries=bt709:itrc=bt709:irange=tv:space=bt470bg:primaries=bt709:trc=bt709:range=pc:format=yuv420p,format=yuvj420p`);
+      expect(encode).toEqual(expect.arrayContaining(['-c:v', 'mjpeg', '-q:v', '2']));
       expect(result.reasons.join(' ')).toMatch(/by the compressed stream .*the render /);
     } else {
       expect(job.complexFilter).toContain('split=2[movie][forstill]');
@@ -127,7 +132,7 @@ describe('convertToLivePhoto on recorded real footage: one render asked, the rig
     expect(movie.options).toEqual(expect.arrayContaining(['-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv']));
     expect(movie.options.slice(movie.options.indexOf('-frames:v'), movie.options.indexOf('-frames:v') + 2)).toEqual(['-frames:v', String(Math.round(result.clip.duration * 30))]);
     expect(movie.options).toEqual(expect.arrayContaining(['-map_metadata', '-1', '-movie_timescale', '600', '-f', 'mov']));
-    expect(still.options).toEqual(expect.arrayContaining(['-map', '[still]', '-c:v', 'mjpeg']));
+    expect(still.options).toEqual(expect.arrayContaining(['-map', '[still]', '-c:v', DEFERRED.has(c.file) ? 'rawvideo' : 'mjpeg']));
 
     // HDR is tone mapped (never relabelled), SDR is not
     const toneMapped = codes(result).includes('HDR_TONE_MAPPED');

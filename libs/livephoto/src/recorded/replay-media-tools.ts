@@ -34,18 +34,6 @@ function renderedStandIn(output: string): string {
 }
 
 /**
- * A render with candidate stills (a deferred key frame): the still stand-in for every frame of the graph's
- * `between(n,from,to)`, named by the output's pattern from its `-start_number`.
- */
-function writeCandidateStandIns(job: FfmpegJob, out: FfmpegJob['outputs'][number]): void {
-  const range = /between\(n,(\d+),(\d+)\)/.exec(job.complexFilter ?? '');
-  if (!range) throw new Error(`replayMediaTools: candidate stills without a between(n,…) range in ${job.complexFilter}`);
-  for (let n = Number(range[1]); n <= Number(range[2]); n++) {
-    fs.copyFileSync(renderedStandIn('still.jpg'), out.path.replace('%04d', String(n).padStart(4, '0')));
-  }
-}
-
-/**
  * The render's gray analysis frames (the graph's `[foranalysis]select='between(n,A,B)',scale=W:H…`): the same textured
  * picture N times (no motion, equal sharpness), so a settled plan takes the middle frame. What the frames of real
  * footage decide is the real-tools specs' matter (convert.spec.ts, real-media.spec.ts).
@@ -110,7 +98,8 @@ export function replayMediaTools(...recordings: MediaRecording[]): ReplayMediaTo
       tools.jobs.push(structuredClone(job));
       for (const out of job.outputs) {
         if (out.options.includes('[analysis]')) writeAnalysisStandIn(job, out);
-        else if (out.path.includes('%04d')) writeCandidateStandIns(job, out);
+        // the raw candidate stills: never read by the engine itself, only by the (replayed) ffmpeg that encodes one
+        else if (out.path.endsWith('.yuv')) fs.writeFileSync(out.path, '');
         else fs.copyFileSync(renderedStandIn(out.path), out.path);
       }
       return finish(options);

@@ -6,6 +6,7 @@ import { ffmpegSync, makeSource, makeTempDir, removeDir } from '@vid2live/media/
 import type { MediaTools } from '../ports/media-tools';
 import { planClip, planClipOrDeferKeyFrame } from './plan';
 import { probeSource } from './probe';
+import { renderClip } from './render';
 import { renderWithDeferredKeyFrame } from './render-key-frame';
 
 /**
@@ -55,6 +56,12 @@ it('settles the key frame from the render: one ffmpeg pass, the still is the mov
   expect(plan.stillFrameIndex).toBeLessThanOrEqual(deferred.candidates.to);
   expect(rendered.stillTime).toBeCloseTo(plan.stillFrameIndex / 30, 6);
   expect(plan.reasons.join(' ')).toMatch(/the render \d+\.\d\d–\d+\.\d\d s: mean diff/);
+  // byte for byte the still a render of the settled plan writes in its own pass (same frame, conversion, encoder)
+  const again = path.join(dir, 'settled-again');
+  fs.mkdirSync(again);
+  const direct = await renderClip(src, source, plan, { workDir: again, stillFormat: 'jpeg' });
+  expect(fs.readFileSync(rendered.stillPath).equals(fs.readFileSync(direct.stillPath))).toBe(true);
+  expect(fs.readdirSync(workDir).sort()).toEqual(['analysis.gray', 'clip.mov', 'still.jpg']);
   // the still is that frame of the movie (only the two encoders' losses apart), not its neighbour
   const n = plan.stillFrameIndex;
   expect(psnr(rendered.stillPath, rendered.moviePath, n)).toBeGreaterThan(psnr(rendered.stillPath, rendered.moviePath, n - 1) + 3);

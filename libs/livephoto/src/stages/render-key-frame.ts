@@ -3,14 +3,14 @@ import { analysisFrameSize, frameMeter, type FrameMetrics } from '@vid2live/medi
 import { throwIfAborted } from '@vid2live/errors';
 import type { ClipPlan, SourceInfo } from '../types';
 import type { DeferredKeyFrame } from './plan';
-import { renderClip, type RenderedClip, type RenderOptions } from './render';
+import { encodeCandidateStill, renderClip, type RenderedClip, type RenderOptions } from './render';
 
 /**
  * The render of an automatic plan whose key frame waits for it (planClipOrDeferKeyFrame): one ffmpeg pass writes
  * the movie, every candidate still of the key-frame range and small gray analysis frames of that range; the plan is
  * settled from those frames (sharpest frame near the middle, motion warnings, a pixel check for cuts) and the
- * chosen candidate is the still. The window's frames are decoded once, not once for the plan and again here.
- * When the frames show a cut the compressed stream did not (or a candidate is missing), `replan` plans the
+ * chosen candidate's raw frame becomes the still (one small ffmpeg run). The window's frames are decoded once, not
+ * once for the plan and again here. When the frames show a cut the compressed stream did not, `replan` plans the
  * decoding way and the clip is rendered again: rare, and what the planner did before.
  */
 export async function renderWithDeferredKeyFrame(
@@ -29,12 +29,9 @@ export async function renderWithDeferredKeyFrame(
   const plan = deferred.settle(frames, first.candidates!.analysisFirst);
   throwIfAborted(options.signal);
   if (plan) {
-    const chosen = first.candidates!.stillPath(plan.stillFrameIndex);
-    const found = await fs.rename(chosen, first.stillPath).then(
-      () => true,
-      () => false,
-    );
-    if (found) return { plan, rendered: { ...first, stillTime: plan.stillOffset, candidates: undefined } };
+    await encodeCandidateStill(first, plan.stillFrameIndex, { ...options, subject: sourcePath });
+    await fs.rm(first.candidates!.rawPath, { force: true });
+    return { plan, rendered: { ...first, stillTime: plan.stillOffset, candidates: undefined } };
   }
   const again = await replan();
   return { plan: again, rendered: await renderClip(sourcePath, source, again, options) };

@@ -24,9 +24,9 @@ export interface RenderOptions extends StageContext {
   /** false drops the source's audio (the wallpaper is silent); default true */
   audio?: boolean;
   /**
-   * The key frame is not decided yet (DeferredKeyFrame, JPEG stills only): instead of one still, write every frame
-   * of [from, to] (clip frame indices) as a candidate still, and those frames and the one before them as small gray
-   * analysis frames of `analysis` size, from the same decode.
+   * The key frame is not decided yet (DeferredKeyFrame, JPEG stills only): instead of one still, keep every frame
+   * of [from, to] (clip frame indices) raw as a candidate still, and those frames and the one before them as small
+   * gray analysis frames of `analysis` size, from the same decode.
    */
   keyFrameCandidates?: { from: number; to: number; analysis: { width: number; height: number } };
 }
@@ -60,10 +60,10 @@ export interface RenderedClip {
   /** true when an HDR source was tone mapped to SDR */
   toneMapped: boolean;
   /**
-   * with `keyFrameCandidates`: the candidate still of clip frame `index`, and the raw gray analysis frames of clip
-   * frames `analysisFirst`…`to` (the candidates and the frame before them)
+   * with `keyFrameCandidates`: the movie's raw frames `from`…`to` (yuv420p at the output size: the candidate stills,
+   * see encodeCandidateStill) and the gray analysis frames of `analysisFirst`…`to` (the candidates and the one before)
    */
-  candidates?: { stillPath(index: number): string; analysisPath: string; analysisFirst: number };
+  candidates?: { rawPath: string; from: number; analysisPath: string; analysisFirst: number };
 }
 
 /** Upright output size: long side ≤ MAX_LONG_SIDE, aspect kept, both even (4:2:0 needs even dimensions). */
@@ -98,6 +98,20 @@ export interface RenderGraphSpec {
   candidates?: { from: number; to: number; analysis: { width: number; height: number } };
 }
 
+/**
+ * The still's conversion from the movie's BT.709 limited-range frame to what its format implies (JPEG/JFIF: BT.601
+ * full range; PNG: RGB). The colorspace filter converts the matrix precisely (swscale's yuv→yuv matrix change costs
+ * ~15 dB); its input is named explicitly, so an untagged raw frame converts exactly like a tagged one.
+ */
+export function stillConversionFilter(stillFormat: 'jpeg' | 'png'): string {
+  return stillFormat === 'jpeg'
+    ? 'colorspace=ispace=bt709:iprimaries=bt709:itrc=bt709:irange=tv:space=bt470bg:primaries=bt709:trc=bt709:range=pc:format=yuv420p,format=yuvj420p'
+    : 'scale=in_color_matrix=bt709:in_range=tv,format=rgb24';
+}
+
+/** The mjpeg settings of every JPEG still (in the render, or from a candidate frame). */
+const JPEG_STILL_CODEC = ['-c:v', 'mjpeg', '-q:v', '2'];
+
 /** True when the orientation filters swap width and height (a quarter turn). */
 function transposes(filters: string[]): boolean {
   return filters.some((f) => f.startsWith('transpose'));
@@ -117,11 +131,7 @@ function transposes(filters: string[]): boolean {
  */
 export function buildRenderFilterGraph(spec: RenderGraphSpec): { graph: string; toneMapped: boolean } {
   const { width, height, stillFrameIndex, stillFormat } = spec;
-  const stillConversion =
-    stillFormat === 'jpeg'
-      ? // the colorspace filter converts the matrix precisely (swscale's yuv→yuv matrix change costs ~15 dB)
-        'colorspace=ispace=bt709:iprimaries=bt709:itrc=bt709:irange=tv:space=bt470bg:primaries=bt709:trc=bt709:range=pc:format=yuv420p,format=yuvj420p'
-      : 'scale=in_color_matrix=bt709:in_range=tv,format=rgb24';
+  const stillConversion = stillConversionFilter(stillFormat);
   const quarterTurn = transposes(spec.orientationFilters);
   const conversion = colorConversionFilters(spec.color, quarterTurn ? height : width, quarterTurn ? width : height);
   const hold = spec.holdSeconds && spec.holdSeconds > 0 ? [`tpad=stop_mode=clone:stop_duration=${spec.holdSeconds.toFixed(6)}`] : [];
@@ -142,7 +152,9 @@ export function buildRenderFilterGraph(spec: RenderGraphSpec): { graph: string; 
     graph: [
       `[0:${spec.streamIndex}]${chain.join(',')}`,
       c
-        ? `[forstill]select='between(n,${c.from},${c.to})',${stillConversion}[still]`
+        ? // the candidates leave as the movie's raw frames: converting and encoding 31 of them would cost the
+          // render's main thread more than converting the chosen one afterwards (encodeCandidateStill)
+          `[forstill]select='between(n,${c.from},${c.to})'[still]`
         : `[forstill]select='eq(n,${stillFrameIndex})',${stillConversion}[still]`,
       // the plan stage's analysis frames (analyseFrames: area downscale to gray) of the candidates and the frame
       // before them (the first candidate's motion), from the render's own pictures
@@ -281,18 +293,14 @@ export async function renderClip(
   });
   const stillOptions =
     options.stillFormat === 'jpeg'
-      ? ['-map', '[still]', '-c:v', 'mjpeg', '-q:v', '2', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1']
+      ? ['-map', '[still]', ...JPEG_STILL_CODEC, '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1']
       : ['-map', '[still]', '-c:v', 'png', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1'];
-  const candidateStill = (index: number) => path.join(workDir, `candidate-${String(index).padStart(4, '0')}.jpg`);
+  const rawPath = path.join(workDir, 'candidates.yuv');
   const analysisPath = path.join(workDir, 'analysis.gray');
   const outputs = candidates
     ? [
         { path: moviePath, options: movieOptions },
-        {
-          // the same encoder settings as the one still, for every candidate: the chosen file is the still
-          path: path.join(workDir, 'candidate-%04d.jpg'),
-          options: ['-map', '[still]', '-c:v', 'mjpeg', '-q:v', '2', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-start_number', String(candidates.from)],
-        },
+        { path: rawPath, options: ['-map', '[still]', '-c:v', 'rawvideo', '-pix_fmt', 'yuv420p', '-fps_mode', 'passthrough', '-f', 'rawvideo'] },
         { path: analysisPath, options: ['-map', '[analysis]', '-c:v', 'rawvideo', '-fps_mode', 'passthrough', '-f', 'rawvideo'] },
       ]
     : [
@@ -344,6 +352,25 @@ export async function renderClip(
     frameCount,
     stillTime,
     toneMapped: graph.toneMapped,
-    ...(candidates ? { candidates: { stillPath: candidateStill, analysisPath, analysisFirst: Math.max(0, candidates.from - 1) } } : {}),
+    ...(candidates ? { candidates: { rawPath, from: candidates.from, analysisPath, analysisFirst: Math.max(0, candidates.from - 1) } } : {}),
   };
+}
+
+/**
+ * The JPEG still from candidate `index` of a render with `keyFrameCandidates`: that raw frame (the movie's pixels
+ * before encoding) converted and encoded exactly as the render converts and encodes its one still.
+ */
+export async function encodeCandidateStill(rendered: RenderedClip, index: number, ctx: StageContext & { subject: string }): Promise<void> {
+  const c = rendered.candidates;
+  if (!c || index < c.from) throw new LivePhotoError('INVALID_OPTIONS', `frame ${index} is not a candidate still of this render`);
+  await mediaToolsOf(ctx).runFfmpeg(
+    [
+      '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${rendered.width}x${rendered.height}`, '-i', c.rawPath,
+      '-vf', `select='eq(n,${index - c.from})',setsar=1,${stillConversionFilter('jpeg')}`,
+      ...JPEG_STILL_CODEC, '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1', '-y', rendered.stillPath,
+    ],
+    { signal: ctx.signal, subject: ctx.subject },
+  );
+  const size = await fs.stat(rendered.stillPath).then((s) => s.size, () => 0);
+  if (size === 0) throw new LivePhotoError('FFMPEG_FAILED', `ffmpeg made no still from candidate frame ${index} of ${ctx.subject}`);
 }
