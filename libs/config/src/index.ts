@@ -136,6 +136,13 @@ const schema = z.object({
   /** the studio's sign-in (an HttpOnly cookie standing for the tenant's API key) lasts this long */
   STUDIO_SESSION_SECONDS: positiveInt.default(8 * 3600),
   /**
+   * the studio: preview jobs (analyses, frames) one tenant may have waiting or running at once; one more is
+   * refused with 429 STUDIO_TOO_MANY_PREVIEWS, so a tenant cannot fill the `studio` queue for everyone
+   */
+  STUDIO_MAX_PENDING_PREVIEWS: positiveInt.default(8),
+  /** the studio: how long a preview request waits for its worker before answering "pending" (ms; tests shorten it) */
+  STUDIO_PREVIEW_WAIT_MS: positiveInt.default(30_000),
+  /**
    * The S3 endpoint as browsers reach it, for the studio's presigned uploads (e.g. http://localhost:9000 when
    * the services reach MinIO as http://minio:9000); default S3_ENDPOINT. The bucket needs a CORS rule allowing
    * PUT from the API's origin (infra/README.md).

@@ -38,6 +38,29 @@ export class StudioStore {
     return `${this.prefix}:studio:videos:${tenant}`;
   }
 
+  private previewsKey(tenant: string): string {
+    return `${this.prefix}:studio:previews:${tenant}`;
+  }
+
+  /**
+   * Admits preview job `jobId` for `tenant` when fewer than `max` of its previews are pending (`stillPending` tells
+   * which recorded ones still are; the others are dropped first). Added, then counted: concurrent requests may be
+   * refused together, never admitted past `max`.
+   */
+  async admitPreview(tenant: string, jobId: string, max: number, stillPending: (jobId: string) => Promise<boolean>): Promise<boolean> {
+    const key = this.previewsKey(tenant);
+    for (const id of await this.redis.zrange(key, 0, -1)) {
+      if (id !== jobId && !(await stillPending(id))) await this.redis.zrem(key, id);
+    }
+    const replies = await this.redis.multi().zadd(key, Date.now(), jobId).zcard(key).expire(key, 3600).exec();
+    const count = Number(replies?.[1]?.[1] ?? Infinity);
+    if (count > max) {
+      await this.redis.zrem(key, jobId);
+      return false;
+    }
+    return true;
+  }
+
   async createSession(tenant: string, seconds: number): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     await this.redis.set(this.sessionKey(token), tenant, 'EX', seconds);

@@ -104,7 +104,11 @@ export class StudioService {
     const v = await this.video(tenant, id);
     const done = await this.storage.readJson(v.bucket, v.dir + STUDIO_FILES.analysis);
     if (done) return { video: { id: v.id, name: v.name }, ...done };
-    const outcome = await this.runStudioJob(`sa_${v.id}`, { kind: 'analyse', tenant, videoId: v.id, source: { bucket: v.bucket, key: v.key }, dir: v.dir }, ANALYSIS_WAIT_MS);
+    const outcome = await this.runStudioJob(
+      `sa_${v.id}`,
+      { kind: 'analyse', tenant, videoId: v.id, source: { bucket: v.bucket, key: v.key }, dir: v.dir },
+      Math.min(ANALYSIS_WAIT_MS, this.config.STUDIO_PREVIEW_WAIT_MS),
+    );
     if (outcome === 'pending') return { pending: true };
     const made = await this.storage.readJson(v.bucket, v.dir + STUDIO_FILES.analysis);
     if (!made) {
@@ -135,7 +139,11 @@ export class StudioService {
     if (await this.storage.head(v.bucket, key)) return { bucket: v.bucket, key };
     if (!(await this.storage.head(v.bucket, v.dir + STUDIO_FILES.info))) await this.analysis(tenant, id);
     const jobId = `sf_${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
-    const outcome = await this.runStudioJob(jobId, { kind: 'frame', tenant, videoId: v.id, source: { bucket: v.bucket, key: v.key }, dir: v.dir, t, width, key }, FRAME_WAIT_MS);
+    const outcome = await this.runStudioJob(
+      jobId,
+      { kind: 'frame', tenant, videoId: v.id, source: { bucket: v.bucket, key: v.key }, dir: v.dir, t, width, key },
+      Math.min(FRAME_WAIT_MS, this.config.STUDIO_PREVIEW_WAIT_MS),
+    );
     if (outcome === 'pending') throw new StudioError(503, 'STUDIO_BUSY', 'the workers are busy; the frame is on its way — try again in a moment');
     return { bucket: v.bucket, key };
   }
@@ -147,7 +155,21 @@ export class StudioService {
   private async runStudioJob(jobId: string, data: StudioJobData, waitMs: number): Promise<'done' | 'pending'> {
     const q = this.queues.studio;
     let job = await Job.fromId<StudioJobData, StudioJobResult>(q, jobId);
-    job ??= await q.add(data.kind, data, { jobId, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 60 } });
+    if (!job) {
+      // A new preview counts against its tenant's pending previews (a job already there, asked again, does not).
+      const pending = async (id: string) => {
+        const state = await (await Job.fromId(q, id))?.getState();
+        return state !== undefined && state !== 'completed' && state !== 'failed' && state !== 'unknown';
+      };
+      if (!(await this.store.admitPreview(data.tenant, jobId, this.config.STUDIO_MAX_PENDING_PREVIEWS, pending))) {
+        throw new StudioError(
+          429,
+          'STUDIO_TOO_MANY_PREVIEWS',
+          `${this.config.STUDIO_MAX_PENDING_PREVIEWS} previews of yours are being made already; ask again when they are done`,
+        );
+      }
+      job = await q.add(data.kind, data, { jobId, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 60 } });
+    }
     const until = Date.now() + waitMs;
     for (let delay = 50; ; delay = Math.min(500, delay * 2)) {
       const state = await job.getState();
