@@ -362,6 +362,15 @@ describe('SourceReader', () => {
       faults = await serve((req, res) => {
         const fault = Object.entries(getFaults).find(([k]) => req.url?.includes(k))?.[1];
         const headFault = req.url?.includes('headfail');
+        if (req.url?.includes('grown') && req.method === 'HEAD') {
+          // the object "grows" between HEAD and GET: the HEAD says 1000 bytes
+          const up = http.request({ host: target.hostname, port: target.port, method: 'HEAD', path: req.url, headers: req.headers }, (r) => {
+            res.writeHead(r.statusCode ?? 502, { ...r.headers, 'content-length': '1000' }).end();
+            r.resume();
+          });
+          up.on('error', () => res.destroy());
+          return void req.pipe(up);
+        }
         if ((fault && req.method === 'GET') || (headFault && req.method === 'HEAD')) {
           const f = fault ?? { status: 503, code: 'SlowDown' };
           req.resume();
@@ -378,7 +387,7 @@ describe('SourceReader', () => {
       });
       // The SDK's own retries off, so each fault is seen once (the worker's backoff does the retrying).
       faulty = new S3Storage(new S3Client({ ...s3ClientConfig({ ...s3.config, S3_ENDPOINT: `http://${faults.host}` }), maxAttempts: 1 }));
-      for (const key of ['ok/clip.mp4', 'slowdown/clip.mp4', 'internal/clip.mp4', 'throttled/clip.mp4', 'denied/clip.mp4', 'headfail/clip.mp4']) {
+      for (const key of ['ok/clip.mp4', 'slowdown/clip.mp4', 'internal/clip.mp4', 'throttled/clip.mp4', 'denied/clip.mp4', 'headfail/clip.mp4', 'grown/clip.mp4']) {
         await storage.putObjectFromFile('src', key, video);
       }
     });
@@ -394,6 +403,13 @@ describe('SourceReader', () => {
       const d = await open(new SourceReader(faulty, options({ downloadMaxBytes: 64 * 1024 * 1024 })), { bucket: 'src', key: 'ok/clip.mp4' });
       expect(d.mode).toBe('download');
       expect(readFileSync(d.input).equals(videoBytes)).toBe(true);
+    });
+
+    it('refuses an object that grew between HEAD and GET past the download cap as SOURCE_TOO_LARGE, not a cut-off file', async () => {
+      const e = await failure(open(new SourceReader(faulty, options({ downloadMaxBytes: 64 * 1024 })), { bucket: 'src', key: 'grown/clip.mp4' }));
+      expect(e).toMatchObject({ code: 'SOURCE_TOO_LARGE', retryable: false });
+      expect(String((e as Error).message)).toMatch(/grew past the 65536 bytes/);
+      expect(videoBytes.length).toBeGreaterThan(64 * 1024);
     });
 
     it('downloads a photo key (a Motion Photo candidate) whole even past downloadMaxBytes: the engine takes it apart from a file', async () => {

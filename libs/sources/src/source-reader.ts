@@ -108,7 +108,8 @@ export class SourceReader {
     if (ctx.whole && head.size > WHOLE_DOWNLOAD_MAX_BYTES) {
       throw sourceError('SOURCE_TOO_LARGE', `${name} is ${head.size} bytes, more than the ${WHOLE_DOWNLOAD_MAX_BYTES} read whole`);
     }
-    if (ctx.whole || head.size <= downloadLimit(key, this.opts.downloadMaxBytes)) {
+    const cap = ctx.whole ? WHOLE_DOWNLOAD_MAX_BYTES : downloadLimit(key, this.opts.downloadMaxBytes);
+    if (ctx.whole || head.size <= cap) {
       // Small source: one GET to disk beats the 3 opens (probe, analysis, render) of a URL.
       const file = path.join(ctx.workDir, localDownloadName(key));
       const signals = [AbortSignal.timeout(this.opts.downloadTimeoutMs), ...(ctx.signal ? [ctx.signal] : [])];
@@ -116,7 +117,8 @@ export class SourceReader {
       try {
         ctx.onDownload?.(0);
         const body = await this.storage.getObjectStream(bucket, key);
-        await pipeline(body, idleWatchdog(this.opts.idleTimeoutMs, name), createWriteStream(file), { signal });
+        // The HEAD's size is a promise the object may break (replaced between HEAD and GET): the bytes are counted.
+        await pipeline(body, idleWatchdog(this.opts.idleTimeoutMs, name), byteCap(cap, name), createWriteStream(file), { signal });
         ctx.onDownload?.(100);
       } catch (e) {
         throw this.downloadFailure(e, ctx.signal, signals[0], name);
@@ -363,6 +365,18 @@ function idleWatchdog(ms: number, name: string): Transform {
   };
   arm();
   return t;
+}
+
+/** Passes at most `max` bytes; one more fails the stream as SOURCE_TOO_LARGE. */
+function byteCap(max: number, name: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > max) return cb(sourceError('SOURCE_TOO_LARGE', `${name} grew past the ${max} bytes read in one download`));
+      cb(null, chunk);
+    },
+  });
 }
 
 /**
