@@ -111,6 +111,19 @@ export function stillConversionFilter(stillFormat: 'jpeg' | 'png'): string {
 
 /** The mjpeg settings of every JPEG still (in the render, or from a candidate frame). */
 const JPEG_STILL_CODEC = ['-c:v', 'mjpeg', '-q:v', '2'];
+/** An output of exactly one picture file, with no metadata of the source. */
+const ONE_IMAGE_OUTPUT = ['-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1'];
+
+/** The first clip frame of a candidate render's analysis frames: the one before the candidates (their first motion). */
+function firstAnalysedFrame(candidatesFrom: number): number {
+  return Math.max(0, candidatesFrom - 1);
+}
+
+/** Fails with FFMPEG_FAILED when ffmpeg left `file` missing or empty. */
+async function assertWritten(file: string, message: string, details?: Record<string, unknown>): Promise<void> {
+  const size = await fs.stat(file).then((s) => s.size, () => 0);
+  if (size === 0) throw new LivePhotoError('FFMPEG_FAILED', message, details);
+}
 
 /** True when the orientation filters swap width and height (a quarter turn). */
 function transposes(filters: string[]): boolean {
@@ -159,7 +172,7 @@ export function buildRenderFilterGraph(spec: RenderGraphSpec): { graph: string; 
       // the plan stage's analysis frames (analyseFrames: area downscale to gray) of the candidates and the frame
       // before them (the first candidate's motion), from the render's own pictures
       ...(c
-        ? [`[foranalysis]select='between(n,${Math.max(0, c.from - 1)},${c.to})',scale=${c.analysis.width}:${c.analysis.height}:flags=area,format=gray[analysis]`]
+        ? [`[foranalysis]select='between(n,${firstAnalysedFrame(c.from)},${c.to})',scale=${c.analysis.width}:${c.analysis.height}:flags=area,format=gray[analysis]`]
         : []),
     ].join(';'),
     toneMapped: conversion.toneMapped,
@@ -293,8 +306,8 @@ export async function renderClip(
   });
   const stillOptions =
     options.stillFormat === 'jpeg'
-      ? ['-map', '[still]', ...JPEG_STILL_CODEC, '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1']
-      : ['-map', '[still]', '-c:v', 'png', '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1'];
+      ? ['-map', '[still]', ...JPEG_STILL_CODEC, ...ONE_IMAGE_OUTPUT]
+      : ['-map', '[still]', '-c:v', 'png', ...ONE_IMAGE_OUTPUT];
   const rawPath = path.join(workDir, 'candidates.yuv');
   const analysisPath = path.join(workDir, 'analysis.gray');
   const outputs = candidates
@@ -333,13 +346,7 @@ export async function renderClip(
   });
 
   for (const file of [moviePath, candidates ? analysisPath : stillPath]) {
-    const size = await fs.stat(file).then((s) => s.size, () => 0);
-    if (size === 0) {
-      throw new LivePhotoError('FFMPEG_FAILED', `ffmpeg produced no ${path.basename(file)} from ${sourcePath}`, {
-        file: sourcePath,
-        output: file,
-      });
-    }
+    await assertWritten(file, `ffmpeg produced no ${path.basename(file)} from ${sourcePath}`, { file: sourcePath, output: file });
   }
   // The pixels are upright now; ffmpeg 5.1 copies the source's display matrix to the output all the same.
   await resetDisplayMatrices(moviePath);
@@ -352,7 +359,7 @@ export async function renderClip(
     frameCount,
     stillTime,
     toneMapped: graph.toneMapped,
-    ...(candidates ? { candidates: { rawPath, from: candidates.from, analysisPath, analysisFirst: Math.max(0, candidates.from - 1) } } : {}),
+    ...(candidates ? { candidates: { rawPath, from: candidates.from, analysisPath, analysisFirst: firstAnalysedFrame(candidates.from) } } : {}),
   };
 }
 
@@ -367,10 +374,9 @@ export async function encodeCandidateStill(rendered: RenderedClip, index: number
     [
       '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${rendered.width}x${rendered.height}`, '-i', c.rawPath,
       '-vf', `select='eq(n,${index - c.from})',setsar=1,${stillConversionFilter('jpeg')}`,
-      ...JPEG_STILL_CODEC, '-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1', '-y', rendered.stillPath,
+      ...JPEG_STILL_CODEC, ...ONE_IMAGE_OUTPUT, '-y', rendered.stillPath,
     ],
     { signal: ctx.signal, subject: ctx.subject },
   );
-  const size = await fs.stat(rendered.stillPath).then((s) => s.size, () => 0);
-  if (size === 0) throw new LivePhotoError('FFMPEG_FAILED', `ffmpeg made no still from candidate frame ${index} of ${ctx.subject}`);
+  await assertWritten(rendered.stillPath, `ffmpeg made no still from candidate frame ${index} of ${ctx.subject}`);
 }
