@@ -41,7 +41,7 @@ export async function withSource<T>(
   sources: SourceReader,
   source: SourceRef,
   ctx: { workDir: string; signal: AbortSignal; progress: ProgressWriter; scrub: Scrub; whole?: boolean },
-  use: (input: string) => Promise<T>,
+  use: (input: string, name: string) => Promise<T>,
 ): Promise<T> {
   const { signal, progress, scrub } = ctx;
   await fs.mkdir(ctx.workDir, { recursive: true });
@@ -55,7 +55,7 @@ export async function withSource<T>(
   scrub.set(opened.input, opened.name);
   let out: T;
   try {
-    out = await use(opened.input);
+    out = await use(opened.input, opened.name);
   } catch (e) {
     // ffmpeg saw a 503 or a cut connection from the proxy: report what the upstream really said.
     if (!signal.aborted && opened.failure()) throw opened.failure();

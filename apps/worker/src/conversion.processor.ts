@@ -22,10 +22,6 @@ import { makeConversionTempDir } from './temp-dirs';
 import { APP_CONFIG, STORAGE } from './tokens';
 import { WebhookEvents } from './webhook-events';
 
-function sourceName(source: ConversionJobData['source']): string {
-  return 'key' in source ? `s3://${source.bucket}/${source.key}` : source.url;
-}
-
 export type ConversionOutcome = { status: 'completed' | 'failed' | 'canceled' | 'skipped'; code?: string };
 
 /**
@@ -168,15 +164,16 @@ export class ConversionProcessor {
     };
     if (data.livePhotoPair) {
       const pair = data.livePhotoPair;
-      if ('incomplete' in pair || !('key' in data.source)) {
-        throw new LivePhotoError('PAIR_INCOMPLETE', 'incomplete' in pair ? `${sourceName(data.source)}: ${pair.incomplete}` : undefined);
-      }
-      // Both halves are read whole (the engine takes the still's boxes and the MOV's tracks apart itself).
+      // a pair item's source is always an S3 key (the batch listed it)
+      if (!('key' in data.source)) throw new LivePhotoError('PAIR_INCOMPLETE');
+      if ('incomplete' in pair) throw new LivePhotoError('PAIR_INCOMPLETE', `s3://${data.source.bucket}/${data.source.key}: ${pair.incomplete}`);
+      // Both halves are read whole (the engine takes the still's boxes and the MOV's tracks apart itself); the
+      // engine's messages name them as the source reader does.
       const movie = { bucket: data.source.bucket, key: pair.movieKey };
       const opening = { signal, progress, scrub, whole: true };
-      const result = await withSource(this.sources, data.source, { ...opening, workDir: path.join(tmp, 'still') }, (still) =>
-        withSource(this.sources, movie, { ...opening, workDir: path.join(tmp, 'movie') }, (mov) =>
-          runPairEngine(data, { still, movie: mov, names: { still: sourceName(data.source), movie: sourceName(movie) } }, tmp, signal),
+      const result = await withSource(this.sources, data.source, { ...opening, workDir: path.join(tmp, 'still') }, (still, stillName) =>
+        withSource(this.sources, movie, { ...opening, workDir: path.join(tmp, 'movie') }, (mov, movieName) =>
+          runPairEngine(data, { still, movie: mov, names: { still: stillName, movie: movieName } }, tmp, signal),
         ),
       );
       return this.outputs.publishMotionPhoto(data, result, publishing);
