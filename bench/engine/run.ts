@@ -66,6 +66,8 @@ function timed(fn: () => void): number {
 
 interface EngineRun {
   ms: number;
+  /** the process's warm-up before the conversion (fluent-ffmpeg's checks; absent in builds before it) */
+  warmMs?: number;
   maxRssMB: number;
   start: number;
   stillTime: number;
@@ -138,6 +140,7 @@ function main(): void {
     fixedStages: Record<string, number>;
     base?: number;
     baseStages?: Record<string, number>;
+    warm: number;
   }> = [];
   for (const i of inputs) {
     const autoMs: number[] = [];
@@ -150,12 +153,14 @@ function main(): void {
     const fixedStages: Array<Record<string, number>> = [];
     const baseMs: number[] = [];
     const baseStages: Array<Record<string, number>> = [];
+    const warmMs: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       // interleaved, so drift on a noisy machine hits every variant alike
       const a = engine(i);
       plan = { start: a.start, stillTime: a.stillTime };
       autoMs.push(a.ms);
       autoStages.push(a.stages);
+      warmMs.push(a.warmMs ?? 0);
       rss = Math.max(rss, a.maxRssMB);
       const f = engine(i, { start: plan.start, keyFrame: plan.start + plan.stillTime });
       fixedMs.push(f.ms);
@@ -184,6 +189,7 @@ function main(): void {
       autoStages: stageMedians(autoStages),
       fixedStages: stageMedians(fixedStages),
       ...(BASELINE ? { base: median(baseMs), baseStages: stageMedians(baseStages) } : {}),
+      warm: median(warmMs),
     });
   }
 
@@ -200,6 +206,10 @@ function main(): void {
   lines.push(`long source: engine auto ${r2(long.auto / short.auto)}× the 10 s source (target ≤ 1.30); fixed ${r2(long.fixed / short.fixed)}×`);
   const tot = (k: 'auto' | 'naive' | 'lower' | 'fixed') => rows.reduce((s, r) => s + r[k], 0);
   lines.push(`all inputs: auto/naive ${r2(tot('auto') / tot('naive'))} (target ≤ 0.60), auto/lower ${r2(tot('auto') / tot('lower'))} (target ≤ 1.15), fixed/lower ${r2(tot('fixed') / tot('lower'))}`);
+  lines.push(
+    'once per process, before the first conversion (not in the columns above): fluent-ffmpeg\'s format and encoder checks ' +
+      rows.map((r) => `${r.input.name} ${f1(r.warm).trim()} s (${r2(r.warm / r.lower)})`).join(', '),
+  );
   lines.push('per stage (medians, seconds, and / lower bound): probe | plan | render | pair');
   const stageCell = (st: Record<string, number>, lower: number, k: string) => `${f1(st[k] ?? 0)} (${r2((st[k] ?? 0) / lower)})`;
   for (const r of rows) {

@@ -85,6 +85,8 @@ export async function runConvert(inputs: string[], opts: ConvertCommandOptions, 
   const started = Date.now();
   // OUTPUT_WRITE_FAILED naming the reason (read-only file system, no space, permission) when OUT cannot be made.
   await makeOutputDir(opts.output);
+  // once per process, not per file: fluent-ffmpeg's format and encoder checks run while the sources are found
+  cliMediaTools.warmUp();
   const { sources, skipped } = await discoverSources(inputs, opts.output);
   const outcomes: FileOutcome[] = new Array(sources.length);
 

@@ -7,6 +7,7 @@ import type Redis from 'ioredis';
 import { collectProcessMetrics } from '@vid2live/jobs/metrics';
 import { startMetricsRelay } from '@vid2live/jobs/metrics-relay';
 import { describeMediaBinaries } from '@vid2live/media/binaries';
+import { warmFfmpegCapabilities } from '@vid2live/media/ffmpeg';
 import { WorkerHost } from './worker-host';
 import { REDIS } from './tokens';
 import { WorkerModule } from './worker.module';
@@ -32,6 +33,8 @@ export async function bootstrap(): Promise<void> {
   log.log(`config ${JSON.stringify(redactedConfig(config))}`);
   try {
     log.log(describeMediaBinaries());
+    // once per process, not per conversion: fluent-ffmpeg's format and encoder checks, before the first job
+    void warmFfmpegCapabilities();
   } catch (e) {
     // The worker can still run batches' listing and webhooks; conversions will fail with FFMPEG_NOT_FOUND.
     log.error(`media binaries: ${(e as Error).message}`);

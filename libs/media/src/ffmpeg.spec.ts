@@ -72,6 +72,44 @@ describe('ffmpeg runner', () => {
     expect(isAlive(pid)).toBe(false);
   });
 
+  it('warms fluent-ffmpeg\'s format and encoder checks once, both at once, before its first run', async () => {
+    // an ffmpeg that writes down when each run starts and ends
+    const log = path.join(dir, 'runs.log');
+    const wrapper = path.join(dir, 'ffmpeg-logging');
+    fs.writeFileSync(
+      wrapper,
+      `#!/bin/bash\necho "start $1 $(date +%s%N)" >> ${log}\n/usr/bin/env -u FFMPEG_PATH ffmpeg "$@"\nrc=$?\necho "end $1 $(date +%s%N)" >> ${log}\nexit $rc\n`,
+      { mode: 0o755 },
+    );
+    const tiny = path.join(dir, 'tiny.mkv');
+    await runFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=32x24:rate=10:duration=0.5', '-y', tiny]);
+    const before = process.env.FFMPEG_PATH;
+    process.env.FFMPEG_PATH = wrapper;
+    try {
+      await jest.isolateModulesAsync(async () => {
+        const fresh = await import('./ffmpeg');
+        await Promise.all([fresh.warmFfmpegCapabilities(), fresh.warmFfmpegCapabilities()]);
+        await fresh.runFfmpegJob({
+          inputs: [{ source: tiny, options: [] }],
+          outputs: [{ path: path.join(dir, 'warm.mov'), options: ['-f', 'mov'] }],
+        });
+      });
+    } finally {
+      if (before === undefined) delete process.env.FFMPEG_PATH;
+      else process.env.FFMPEG_PATH = before;
+    }
+    const events = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const at = (kind: string, arg: string) => events.filter(([k, a]) => k === kind && a === arg).map(([, , t]) => BigInt(t));
+    expect(at('start', '-formats')).toHaveLength(1);
+    expect(at('start', '-encoders')).toHaveLength(1);
+    // both had started before either ended, and the run came after both
+    const lastStart = [...at('start', '-formats'), ...at('start', '-encoders')].reduce((a, b) => (a > b ? a : b));
+    const firstEnd = [...at('end', '-formats'), ...at('end', '-encoders')].reduce((a, b) => (a < b ? a : b));
+    expect(lastStart < firstEnd).toBe(true);
+    expect(events.slice(-2).map(([k, a]) => `${k} ${a}`)).toEqual(['start -i', 'end -i']);
+    expect(events).toHaveLength(6);
+  });
+
   it('runs a fluent-ffmpeg command with progress against the expected duration, and aborts it', async () => {
     const out = path.join(dir, 'fluent.mov');
     const percents: number[] = [];

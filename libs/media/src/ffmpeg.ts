@@ -134,6 +134,35 @@ export function runFfmpeg(args: string[], opts: FfmpegRunOptions = {}): Promise<
 /** `time=00:00:01.50` in ffmpeg's periodic stats line (`frame= 45 fps=… time=… bitrate=…`). */
 const STATS_TIME = /\btime=(\d+:\d{2}:\d{2}(?:\.\d+)?)/;
 
+let capabilities: Promise<void> | undefined;
+
+/**
+ * fluent-ffmpeg checks the output formats and encoders of a command against `ffmpeg -formats` and `ffmpeg -encoders`
+ * before it runs it, once per process (it caches both): two ffmpeg starts of ~0.12 s each with Debian's ffmpeg (215
+ * shared libraries to load, CPU bound: two at once take as long as one after the other on 2 cores). The worker and the
+ * CLI call this when they start, so the checks are paid once per process and not inside the first conversion;
+ * runFfmpegJob waits for it, so fluent finds them cached. Never rejects: a failure (no ffmpeg) is left to fluent's own
+ * check, which reports it as before.
+ */
+export function warmFfmpegCapabilities(): Promise<void> {
+  if (!capabilities) {
+    let binaries: ReturnType<typeof resolveMediaBinaries> | undefined;
+    try {
+      binaries = resolveMediaBinaries();
+    } catch {
+      binaries = undefined;
+    }
+    const asked = (ask: (cb: (err: Error | null) => void) => void) => new Promise<void>((done) => ask(() => done()));
+    capabilities = binaries
+      ? Promise.all([
+          asked((cb) => ffmpegCommand.availableFormats(cb)),
+          asked((cb) => ffmpegCommand.availableEncoders(cb)),
+        ]).then(() => undefined)
+      : Promise.resolve();
+  }
+  return capabilities;
+}
+
 /** A fluent-ffmpeg command bound to the resolved binaries. */
 export function createFfmpegCommand(): FfmpegCommand {
   const { ffmpeg, ffprobe } = resolveMediaBinaries();
@@ -204,7 +233,9 @@ export function runFfmpegCommand(command: FfmpegCommand, opts: FfmpegRunOptions 
  * fluent-ffmpeg command is built here, exactly as `createFfmpegCommand().input(…).inputOptions(…)…` would, and run
  * by runFfmpegCommand. Each input is named with ffmpegInput (`file:` for local paths).
  */
-export function runFfmpegJob(job: FfmpegJob, opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
+export async function runFfmpegJob(job: FfmpegJob, opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
+  // fluent checks the formats and encoders before its first run in a process: the warm-up's two ffmpeg starts
+  await warmFfmpegCapabilities();
   const command = createFfmpegCommand();
   for (const input of job.inputs) {
     command.input(ffmpegInput(input.source));

@@ -1,5 +1,5 @@
 import { analyseFrames, readPacketIndex } from './analysis';
-import { runFfmpeg, runFfmpegJob } from './ffmpeg';
+import { runFfmpeg, runFfmpegJob, warmFfmpegCapabilities } from './ffmpeg';
 import { runFfprobe } from './ffprobe';
 import { encodeHeic } from './heif-enc';
 
@@ -16,6 +16,7 @@ export function createMediaTools() {
     runFfmpeg,
     runFfmpegJob,
     encodeHeic,
+    warmUp: () => void warmFfmpegCapabilities(),
   };
 }
 

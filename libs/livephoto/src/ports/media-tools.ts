@@ -26,6 +26,11 @@ export interface MediaTools {
   runFfmpegJob(job: FfmpegJob, options?: FfmpegRunOptions): Promise<FfmpegRunResult>;
   /** a PNG/JPEG into a single-image HEIC with heif-enc */
   encodeHeic(input: string, output: string, options?: EncodeHeicOptions): Promise<void>;
+  /**
+   * start, without waiting, what the first ffmpeg job of a process waits for (the real tools: fluent-ffmpeg's format
+   * and encoder checks, two ffmpeg starts): a caller that converts calls it once when it starts
+   */
+  warmUp?(): void;
 }
 
 export type { EncodeHeicOptions, FfmpegJob, FfmpegRunOptions, FfmpegRunResult, FfprobeOptions, FfprobeResult };
