@@ -145,21 +145,15 @@ let capabilities: Promise<void> | undefined;
  * check, which reports it as before.
  */
 export function warmFfmpegCapabilities(): Promise<void> {
-  if (!capabilities) {
-    let binaries: ReturnType<typeof resolveMediaBinaries> | undefined;
+  capabilities ??= (async () => {
     try {
-      binaries = resolveMediaBinaries();
+      resolveMediaBinaries(); // points fluent at our ffmpeg
     } catch {
-      binaries = undefined;
+      return;
     }
     const asked = (ask: (cb: (err: Error | null) => void) => void) => new Promise<void>((done) => ask(() => done()));
-    capabilities = binaries
-      ? Promise.all([
-          asked((cb) => ffmpegCommand.availableFormats(cb)),
-          asked((cb) => ffmpegCommand.availableEncoders(cb)),
-        ]).then(() => undefined)
-      : Promise.resolve();
-  }
+    await Promise.all([asked((cb) => ffmpegCommand.availableFormats(cb)), asked((cb) => ffmpegCommand.availableEncoders(cb))]);
+  })();
   return capabilities;
 }
 

@@ -109,7 +109,7 @@ export class SourceReader {
       throw sourceError('SOURCE_TOO_LARGE', `${name} is ${head.size} bytes, more than the ${WHOLE_DOWNLOAD_MAX_BYTES} read whole`);
     }
     const cap = ctx.whole ? WHOLE_DOWNLOAD_MAX_BYTES : downloadLimit(key, this.opts.downloadMaxBytes);
-    if (ctx.whole || head.size <= cap) {
+    if (head.size <= cap) {
       // Small source: one GET to disk beats the 3 opens (probe, analysis, render) of a URL.
       const file = path.join(ctx.workDir, localDownloadName(key));
       const signals = [AbortSignal.timeout(this.opts.downloadTimeoutMs), ...(ctx.signal ? [ctx.signal] : [])];
