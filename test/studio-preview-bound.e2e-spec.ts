@@ -2,8 +2,8 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { QUEUES } from '@vid2live/jobs';
 import { makeCachedVideo } from '@vid2live/media/test-media';
-import * as fs from 'node:fs';
 import { startApi, stopAll, type ApiProcess } from './support/processes';
+import { studioSession, uploadStudioVideo } from './support/studio-api';
 import { E2E_MEDIA, startStack, type Stack } from './support/stack';
 
 /**
@@ -31,28 +31,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function session(key: string): Promise<string> {
-  const res = await fetch(`${api.url}/studio/api/session`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
-  expect(res.status).toBe(200);
-  return (res.headers.get('set-cookie') ?? '').split(';')[0];
-}
-
-/** A video uploaded the way the page does it: declared, PUT to the presigned URL, completed. */
-async function upload(cookie: string): Promise<string> {
-  const file = makeCachedVideo(E2E_MEDIA, { seconds: 2, size: '320x180' });
-  const body = fs.readFileSync(file);
-  const created = await fetch(`${api.url}/studio/api/videos`, {
-    method: 'POST',
-    headers: { cookie, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'clip.mp4', size: body.length }),
-  });
-  expect(created.status).toBe(201);
-  const made = (await created.json()) as { id: string; upload: { url: string; headers: Record<string, string> } };
-  expect((await fetch(made.upload.url, { method: 'PUT', headers: made.upload.headers, body })).status).toBe(200);
-  const done = await fetch(`${api.url}/studio/api/videos/${made.id}/uploaded`, { method: 'POST', headers: { cookie } });
-  expect(done.status).toBe(200);
-  return made.id;
-}
+const session = (key: string) => studioSession(api.url, key);
+const upload = async (cookie: string) => (await uploadStudioVideo(api.url, cookie, makeCachedVideo(E2E_MEDIA, { seconds: 2, size: '320x180' }), 'clip.mp4')).id;
 
 it('admits a tenant\'s previews up to the bound, refuses one more with 429, and not another tenant\'s', async () => {
   const a = await session(stack.tenants.a.key);

@@ -10,6 +10,7 @@ import { apiClient } from './support/http';
 import { startApi, startWorker, stopAll, type ApiProcess, type AppProcess } from './support/processes';
 import { E2E_MEDIA, E2E_TMP, startStack, type Stack } from './support/stack';
 import { objectKeys } from './worker-support';
+import { studioSession, uploadStudioVideo } from './support/studio-api';
 import { CHROMIUM, CHROMIUM_ARGS, STUDIO_ARTIFACTS, downloadAndUnzip, livePhotoReady, pressAndHold } from './support/studio-page';
 
 /**
@@ -179,14 +180,7 @@ it('a file that is no video shows its typed error from the worker; the page stay
 });
 
 describe('the /studio HTTP surface', () => {
-  async function session(key: string): Promise<string> {
-    const res = await fetch(`${api.url}/studio/api/session`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
-    expect(res.status).toBe(200);
-    const cookie = res.headers.get('set-cookie') ?? '';
-    expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/SameSite=Strict/);
-    return cookie.split(';')[0];
-  }
+  const session = (key: string) => studioSession(api.url, key);
 
   it('needs a session or a tenant key; an admin key is no tenant; sign-out ends the session', async () => {
     expect((await fetch(`${api.url}/studio/api/videos`)).status).toBe(401);
@@ -271,16 +265,7 @@ describe('the /studio HTTP surface', () => {
 
   it('an upload replaced by a larger object after its check is refused by the worker too (SOURCE_TOO_LARGE), never downloaded whole', async () => {
     const a = await session(stack.tenants.a.key);
-    const created = await (
-      await fetch(`${api.url}/studio/api/videos`, {
-        method: 'POST',
-        headers: { cookie: a, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'swap.mp4', size: fs.statSync(video).size }),
-      })
-    ).json();
-    const put = await fetch(created.upload.url, { method: 'PUT', headers: created.upload.headers, body: fs.readFileSync(video) });
-    expect(put.status).toBe(200);
-    expect((await fetch(`${api.url}/studio/api/videos/${created.id}/uploaded`, { method: 'POST', headers: { cookie: a } })).status).toBe(200);
+    const created = await uploadStudioVideo(api.url, a, video, 'swap.mp4');
     // the signed URL is still valid: the object is swapped for one over the limit
     const big = path.join(tmp, 'big.bin');
     fs.writeFileSync(big, Buffer.alloc(LIMIT + 1024 * 1024, 7));
