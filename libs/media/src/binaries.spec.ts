@@ -1,8 +1,28 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LivePhotoError } from '@vid2live/errors';
 import { describeMediaBinaries, findOnPath, locateMediaBinaries, resolveMediaBinaries } from './binaries';
 import { makeTempDir, removeDir } from './test-media';
+
+/** Whether an ELF64 little-endian executable asks for a dynamic loader (a PT_INTERP program header). */
+function hasProgramInterpreter(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    fs.readSync(fd, head, 0, 64, 0);
+    expect(head.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    const phoff = Number(head.readBigUInt64LE(32));
+    const phentsize = head.readUInt16LE(54);
+    const phnum = head.readUInt16LE(56);
+    const table = Buffer.alloc(phentsize * phnum);
+    fs.readSync(fd, table, 0, table.length, phoff);
+    for (let i = 0; i < phnum; i++) if (table.readUInt32LE(i * phentsize) === 3) return true;
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 describe('media binaries', () => {
   let dir: string;
@@ -11,13 +31,30 @@ describe('media binaries', () => {
   });
   afterAll(() => removeDir(dir));
 
-  it('finds ffmpeg and ffprobe on PATH when neither env nor ffmpeg-static provides them', () => {
-    const b = locateMediaBinaries({ PATH: '/usr/local/bin:/usr/bin:/bin' });
+  it('finds ffmpeg and ffprobe on PATH when neither env nor an optional package provides them', () => {
+    const b = locateMediaBinaries({ PATH: '/usr/local/bin:/usr/bin:/bin' }, () => undefined);
     expect(b.ffmpeg).toEqual({ path: '/usr/bin/ffmpeg', source: 'PATH' });
     expect(b.ffprobe).toEqual({ path: '/usr/bin/ffprobe', source: 'PATH' });
   });
 
-  it('prefers FFMPEG_PATH / FFPROBE_PATH over PATH', () => {
+  it('prefers the statically linked ffprobe of @ffprobe-installer to the one on PATH, where it installed', () => {
+    // An optional dependency with a binary for linux-x64 and a few others: CI's platform must get it.
+    const b = locateMediaBinaries({ PATH: '/usr/local/bin:/usr/bin:/bin' });
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+      expect(b.ffprobe.source).toMatch(/^(PATH|@ffprobe-installer\/ffprobe)$/);
+      return;
+    }
+    expect(b.ffprobe.source).toBe('@ffprobe-installer/ffprobe');
+    expect(b.ffprobe.path).toMatch(/node_modules\/@ffprobe-installer\/linux-x64\/ffprobe$/);
+    // statically linked: no program interpreter (PT_INTERP) in its ELF program headers, so no shared libraries to load
+    expect(hasProgramInterpreter(b.ffprobe.path)).toBe(false);
+    expect(hasProgramInterpreter('/usr/bin/ffprobe')).toBe(true);
+    expect(execFileSync(b.ffprobe.path, ['-version'], { encoding: 'utf8' })).toMatch(/^ffprobe version /);
+    // ffmpeg itself stays the system's where ffmpeg-static could not download
+    expect(b.ffmpeg.source).toMatch(/^(PATH|ffmpeg-static)$/);
+  });
+
+  it('prefers FFMPEG_PATH / FFPROBE_PATH over PATH and the packages', () => {
     const fake = path.join(dir, 'my-ffmpeg');
     fs.writeFileSync(fake, '#!/bin/sh\n', { mode: 0o755 });
     const b = locateMediaBinaries({ PATH: '/usr/bin', FFMPEG_PATH: fake, FFPROBE_PATH: fake });
@@ -53,6 +90,6 @@ describe('media binaries', () => {
 
   it('memoises and describes the binaries in one line', () => {
     expect(resolveMediaBinaries()).toBe(resolveMediaBinaries());
-    expect(describeMediaBinaries()).toMatch(/^ffmpeg: \S+ \((env|ffmpeg-static|PATH)\), ffprobe: \S+ \((env|ffprobe-static|PATH)\)$/);
+    expect(describeMediaBinaries()).toMatch(/^ffmpeg: \S+ \((env|ffmpeg-static|PATH)\), ffprobe: \S+ \((env|@ffprobe-installer\/ffprobe|PATH)\)$/);
   });
 });
