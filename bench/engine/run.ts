@@ -141,6 +141,8 @@ function main(): void {
     base?: number;
     baseStages?: Record<string, number>;
     warm: number;
+    /** each round's own ratios (a round's variants ran back to back): less exposed to drift than ratios of medians */
+    paired: { auto: number[]; fixed: number[]; base: number[] };
   }> = [];
   for (const i of inputs) {
     const autoMs: number[] = [];
@@ -190,6 +192,11 @@ function main(): void {
       fixedStages: stageMedians(fixedStages),
       ...(BASELINE ? { base: median(baseMs), baseStages: stageMedians(baseStages) } : {}),
       warm: median(warmMs),
+      paired: {
+        auto: autoMs.map((ms, k) => ms / lowerMs[k]),
+        fixed: fixedMs.map((ms, k) => ms / lowerMs[k]),
+        base: baseMs.map((ms, k) => ms / lowerMs[k]),
+      },
     });
   }
 
@@ -210,6 +217,11 @@ function main(): void {
     'once per process, before the first conversion (not in the columns above): fluent-ffmpeg\'s format and encoder checks ' +
       rows.map((r) => `${r.input.name} ${f1(r.warm).trim()} s (${r2(r.warm / r.lower)})`).join(', '),
   );
+  const spread = (xs: number[]) => `${r2(median(xs))} (${r2(Math.min(...xs))}–${r2(Math.max(...xs))})`;
+  lines.push('per round / that round\'s lower bound: median (min–max) — auto | fixed' + (BASELINE ? ' | baseline auto' : ''));
+  for (const r of rows) {
+    lines.push(`  ${r.input.name.padEnd(14)} ${spread(r.paired.auto)} | ${spread(r.paired.fixed)}` + (BASELINE ? ` | ${spread(r.paired.base)}` : ''));
+  }
   lines.push('per stage (medians, seconds, and / lower bound): probe | plan | render | pair');
   const stageCell = (st: Record<string, number>, lower: number, k: string) => `${f1(st[k] ?? 0)} (${r2((st[k] ?? 0) / lower)})`;
   for (const r of rows) {
