@@ -1,12 +1,27 @@
 /**
  * One engine conversion in a fresh node process, so its peak RSS is the engine's alone.
- * argv: <source> <outputDir> [start keyFrame]  → prints one JSON line { ms, warmMs, maxRssMB, start, stillTime, stages, ... }.
+ * argv: <source> <outputDir> [start keyFrame]  → prints one JSON line { ms, cpuMs, warmMs, maxRssMB, start, stillTime, stages, ... }.
+ * `cpuMs`: CPU (user + system) of the conversion: this process's and that of every process it ran (ffprobe, ffmpeg),
+ * from the same start to the same end as `ms`.
  * `stages`: wall milliseconds per stage, from the first progress event of a stage to the first of the next one
  * (probe → plan → render → pair; the last stage runs to the end of the conversion).
  */
+import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { convertToLivePhoto } from '@vid2live/livephoto';
 import { warmFfmpegCapabilities } from '@vid2live/media/ffmpeg';
+
+const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** CPU ms of this process and of the children it has reaped (Linux: cutime/cstime of /proc/self/stat). */
+function cpuMsSoFar(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from the 3rd field (state) on
+  const children = ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_S; // cutime, cstime
+  const own = process.cpuUsage();
+  return children + (own.user + own.system) / 1000;
+}
 
 async function main(): Promise<void> {
   const [source, outputDir, start, keyFrame] = process.argv.slice(2);
@@ -17,6 +32,7 @@ async function main(): Promise<void> {
   const warmMs = performance.now() - w0;
   const options = start !== undefined ? { start: Number(start), keyFrame: Number(keyFrame), duration: 3 } : { duration: 3 };
   const firstSeen: Array<[string, number]> = [];
+  const cpu0 = cpuMsSoFar();
   const t0 = performance.now();
   const r = await convertToLivePhoto(
     { source, outputDir, baseName: 'bench', options },
@@ -27,13 +43,14 @@ async function main(): Promise<void> {
     },
   );
   const ms = performance.now() - t0;
+  const cpuMs = cpuMsSoFar() - cpu0;
   const stages: Record<string, number> = {};
   firstSeen.forEach(([stage, at], i) => {
     stages[stage] = (i + 1 < firstSeen.length ? firstSeen[i + 1][1] : ms) - at;
   });
   const maxRssMB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(
-    JSON.stringify({ ms, warmMs, maxRssMB, start: r.clip.start, stillTime: r.stillTime, width: r.width, height: r.height, stages }) + '\n',
+    JSON.stringify({ ms, cpuMs, warmMs, maxRssMB, start: r.clip.start, stillTime: r.stillTime, width: r.width, height: r.height, stages }) + '\n',
   );
 }
 

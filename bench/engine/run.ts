@@ -64,8 +64,26 @@ function timed(fn: () => void): number {
   return performance.now() - t0;
 }
 
+const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+/** CPU ms (user + system) of all the children this process has reaped, and of their own reaped children. */
+function childrenCpuMs(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_S; // cutime, cstime: the 16th, 17th
+}
+
+/** Wall and CPU ms of `fn` (CPU: of the processes it ran and waited for). */
+function measured<T>(fn: () => T): { value: T; ms: number; cpuMs: number } {
+  const cpu0 = childrenCpuMs();
+  const t0 = performance.now();
+  const value = fn();
+  return { value, ms: performance.now() - t0, cpuMs: childrenCpuMs() - cpu0 };
+}
+
 interface EngineRun {
   ms: number;
+  /** CPU ms of the conversion, every process it ran included (absent in builds before it) */
+  cpuMs?: number;
   /** the process's warm-up before the conversion (fluent-ffmpeg's checks; absent in builds before it) */
   warmMs?: number;
   maxRssMB: number;
@@ -114,10 +132,10 @@ function naive(i: Input, start: number, stillTime: number): number {
   });
 }
 
-function lowerBound(i: Input, start: number): number {
+function lowerBound(i: Input, start: number): { ms: number; cpuMs: number } {
   const dir = path.join(WORK, 'lower');
   fs.mkdirSync(dir, { recursive: true });
-  return timed(() => ffmpeg(['-ss', String(start), '-t', '3', '-i', i.file, ...encodeArgsFor(i), path.join(dir, 'clip.mov')]));
+  return measured(() => ffmpeg(['-ss', String(start), '-t', '3', '-i', i.file, ...encodeArgsFor(i), path.join(dir, 'clip.mov')]));
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -143,6 +161,8 @@ function main(): void {
     warm: number;
     /** each round's own ratios (a round's variants ran back to back): less exposed to drift than ratios of medians */
     paired: { auto: number[]; fixed: number[]; base: number[] };
+    /** CPU ms, medians: auto, fixed, lower bound, baseline auto */
+    cpu: { auto: number; fixed: number; lower: number; base?: number };
   }> = [];
   for (const i of inputs) {
     const autoMs: number[] = [];
@@ -156,23 +176,29 @@ function main(): void {
     const baseMs: number[] = [];
     const baseStages: Array<Record<string, number>> = [];
     const warmMs: number[] = [];
+    const cpu = { auto: [] as number[], fixed: [] as number[], lower: [] as number[], base: [] as number[] };
     for (let r = 0; r < RUNS; r++) {
       // interleaved, so drift on a noisy machine hits every variant alike
       const a = engine(i);
       plan = { start: a.start, stillTime: a.stillTime };
       autoMs.push(a.ms);
+      cpu.auto.push(a.cpuMs ?? NaN);
       autoStages.push(a.stages);
       warmMs.push(a.warmMs ?? 0);
       rss = Math.max(rss, a.maxRssMB);
       const f = engine(i, { start: plan.start, keyFrame: plan.start + plan.stillTime });
       fixedMs.push(f.ms);
+      cpu.fixed.push(f.cpuMs ?? NaN);
       fixedStages.push(f.stages);
       rss = Math.max(rss, f.maxRssMB);
       naiveMs.push(naive(i, plan.start, plan.stillTime));
-      lowerMs.push(lowerBound(i, plan.start));
+      const lower = lowerBound(i, plan.start);
+      lowerMs.push(lower.ms);
+      cpu.lower.push(lower.cpuMs);
       if (BASELINE) {
         const b = engine(i, undefined, BASELINE);
         baseMs.push(b.ms);
+        cpu.base.push(b.cpuMs ?? NaN);
         baseStages.push(b.stages);
       }
       process.stderr.write(`  ${i.name} run ${r + 1}/${RUNS} done\n`);
@@ -196,6 +222,12 @@ function main(): void {
         auto: autoMs.map((ms, k) => ms / lowerMs[k]),
         fixed: fixedMs.map((ms, k) => ms / lowerMs[k]),
         base: baseMs.map((ms, k) => ms / lowerMs[k]),
+      },
+      cpu: {
+        auto: median(cpu.auto),
+        fixed: median(cpu.fixed),
+        lower: median(cpu.lower),
+        ...(BASELINE ? { base: median(cpu.base) } : {}),
       },
     });
   }
@@ -221,6 +253,17 @@ function main(): void {
   lines.push('per round / that round\'s lower bound: median (min–max) — auto | fixed' + (BASELINE ? ' | baseline auto' : ''));
   for (const r of rows) {
     lines.push(`  ${r.input.name.padEnd(14)} ${spread(r.paired.auto)} | ${spread(r.paired.fixed)}` + (BASELINE ? ` | ${spread(r.paired.base)}` : ''));
+  }
+  lines.push(
+    'CPU seconds of the conversion and every process it ran (medians, user + system; the cost per conversion on a ' +
+      'busy worker), and / lower bound: auto | fixed | lower bound' + (BASELINE ? ' | baseline auto' : ''),
+  );
+  const cpuCell = (ms: number, lower: number) => (Number.isNaN(ms) ? '   n/a (build before cpuMs)' : `${f1(ms)} (${r2(ms / lower)})`);
+  for (const r of rows) {
+    lines.push(
+      `  ${r.input.name.padEnd(14)} ${cpuCell(r.cpu.auto, r.cpu.lower)} | ${cpuCell(r.cpu.fixed, r.cpu.lower)} | ${f1(r.cpu.lower)}` +
+        (r.cpu.base !== undefined ? ` | ${cpuCell(r.cpu.base, r.cpu.lower)}` : ''),
+    );
   }
   lines.push('per stage (medians, seconds, and / lower bound): probe | plan | render | pair');
   const stageCell = (st: Record<string, number>, lower: number, k: string) => `${f1(st[k] ?? 0)} (${r2((st[k] ?? 0) / lower)})`;
