@@ -6,21 +6,15 @@
  * `stages`: wall milliseconds per stage, from the first progress event of a stage to the first of the next one
  * (probe → plan → render → pair; the last stage runs to the end of the conversion).
  */
-import * as fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { convertToLivePhoto } from '@vid2live/livephoto';
 import { warmFfmpegCapabilities } from '@vid2live/media/ffmpeg';
+import { reapedChildrenCpuMs } from './cpu';
 
-const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** CPU ms of this process and of the children it has reaped (Linux: cutime/cstime of /proc/self/stat). */
+/** CPU ms of this process and of the processes it ran and reaped. */
 function cpuMsSoFar(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from the 3rd field (state) on
-  const children = ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_S; // cutime, cstime
   const own = process.cpuUsage();
-  return children + (own.user + own.system) / 1000;
+  return reapedChildrenCpuMs() + (own.user + own.system) / 1000;
 }
 
 async function main(): Promise<void> {

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { sourceColorOf } from '@vid2live/livephoto/stages/color';
 import { buildRenderFilterGraph, movieEncodeArgs, outputFrameSize } from '@vid2live/livephoto/stages/render';
+import { reapedChildrenCpuMs } from './cpu';
 
 const args = process.argv.slice(2);
 const RUNS = Number(args[args.indexOf('--runs') + 1]) > 0 && args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
@@ -64,20 +65,12 @@ function timed(fn: () => void): number {
   return performance.now() - t0;
 }
 
-const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-/** CPU ms (user + system) of all the children this process has reaped, and of their own reaped children. */
-function childrenCpuMs(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_S; // cutime, cstime: the 16th, 17th
-}
-
 /** Wall and CPU ms of `fn` (CPU: of the processes it ran and waited for). */
 function measured<T>(fn: () => T): { value: T; ms: number; cpuMs: number } {
-  const cpu0 = childrenCpuMs();
+  const cpu0 = reapedChildrenCpuMs();
   const t0 = performance.now();
   const value = fn();
-  return { value, ms: performance.now() - t0, cpuMs: childrenCpuMs() - cpu0 };
+  return { value, ms: performance.now() - t0, cpuMs: reapedChildrenCpuMs() - cpu0 };
 }
 
 interface EngineRun {

@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import ffmpegCommand from 'fluent-ffmpeg';
 import { LivePhotoError } from '@vid2live/errors';
 
-/** Optional npm packages that carry a binary: ffmpeg-static (downloads at install, where it can), and
- * @ffprobe-installer/ffprobe, whose statically linked ffprobe is inside the npm tarball of its platform package. */
+/**
+ * Optional npm packages that carry a binary: ffmpeg-static (downloads at install, where it can), and
+ * `@ffprobe-installer/ffprobe`, whose statically linked ffprobe is inside the npm tarball of its platform package.
+ */
 export type BinaryPackage = 'ffmpeg-static' | '@ffprobe-installer/ffprobe';
 
 export type MediaBinarySource = 'env' | BinaryPackage | 'PATH';
@@ -49,7 +51,7 @@ export function findOnPath(name: string, envPath = process.env.PATH ?? ''): stri
  * Both packages are optional dependencies; a missing package (or one without a binary for this platform, or one
  * installed with --ignore-scripts, which leaves @ffprobe-installer's binary not executable) must not break
  * start-up, so the require is guarded and the file checked. ffmpeg-static exports the path string,
- * @ffprobe-installer/ffprobe `{ path }`.
+ * `@ffprobe-installer/ffprobe` an object `{ path }`.
  */
 function pathFromOptionalPackage(pkg: BinaryPackage): string | undefined {
   try {
