@@ -85,6 +85,8 @@ describe('worker (Redis + s3rver + ffmpeg)', () => {
 
     const missingRec = await producer.waitForStatus(missing, ['failed', 'completed']);
     expect(missingRec.error?.code).toBe('SOURCE_NOT_FOUND');
+    // the same order as above: the record first, BullMQ's failed state (and attemptsMade) a moment later
+    await producer.waitFor('missing job failed in BullMQ', async () => (await producer.conversions.getJob(missing))!.getState().then((st) => st === 'failed'), 10_000);
     expect((await producer.conversions.getJob(missing))!.attemptsMade).toBe(1);
 
     const goodRec = await producer.waitForStatus(good, ['completed', 'failed']);

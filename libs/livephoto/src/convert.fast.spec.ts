@@ -119,8 +119,13 @@ describe('convertToLivePhoto on recorded real footage: one render asked, the rig
       expect(stillIndex).toBeLessThanOrEqual(to);
       expect(job.outputs.map((o) => path.basename(o.path))).toEqual(['clip.mov', 'candidates.yuv', 'analysis.gray']);
       const encode = media.ffmpegRuns[0];
-      expect(encode.slice(0, 7)).toEqual(['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${result.width}x${result.height}`, '-i']);
-      expect(encode).toContain(`select='eq(n,${stillIndex - from})',setsar=1,colorspace=ispace=bt709:iprimaries=bt709:itrc=bt709:irange=tv:space=bt470bg:primaries=bt709:trc=bt709:range=pc:format=yuv420p,format=yuvj420p`);
+      // opened at the chosen candidate's first byte: (index - from) frames of yuv420p (w·h luma + 2 · w/2·h/2 chroma)
+      const frameBytes = result.width * result.height * 1.5;
+      expect(encode.slice(0, 9)).toEqual([
+        '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${result.width}x${result.height}`,
+        '-skip_initial_bytes', String((stillIndex - from) * frameBytes), '-i',
+      ]);
+      expect(encode).toContain('setsar=1,colorspace=ispace=bt709:iprimaries=bt709:itrc=bt709:irange=tv:space=bt470bg:primaries=bt709:trc=bt709:range=pc:format=yuv420p,format=yuvj420p');
       expect(encode).toEqual(expect.arrayContaining(['-c:v', 'mjpeg', '-q:v', '2']));
       expect(result.reasons.join(' ')).toMatch(/by the compressed stream .*the render /);
     } else {
