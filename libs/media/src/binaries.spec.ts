@@ -35,6 +35,42 @@ describe('media binaries', () => {
     const b = locateMediaBinaries({ PATH: '/usr/local/bin:/usr/bin:/bin' }, () => undefined);
     expect(b.ffmpeg).toEqual({ path: '/usr/bin/ffmpeg', source: 'PATH' });
     expect(b.ffprobe).toEqual({ path: '/usr/bin/ffprobe', source: 'PATH' });
+    // no static ffmpeg for the automatic still: the ffmpeg itself encodes it
+    expect(b.stillEncoder).toEqual(b.ffmpeg);
+  });
+
+  it('encodes the automatic still with the statically linked ffmpeg of @ffmpeg-installer, where it installed', () => {
+    const b = locateMediaBinaries({ PATH: '/usr/local/bin:/usr/bin:/bin' });
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+      expect(b.stillEncoder.source).toMatch(/^(PATH|ffmpeg-static|@ffmpeg-installer\/ffmpeg)$/);
+      return;
+    }
+    if (b.ffmpeg.source === 'ffmpeg-static') {
+      // where ffmpeg-static downloaded, its (static, newer) ffmpeg is the still encoder too
+      expect(b.stillEncoder).toEqual(b.ffmpeg);
+      return;
+    }
+    expect(b.stillEncoder.source).toBe('@ffmpeg-installer/ffmpeg');
+    expect(b.stillEncoder.path).toMatch(/node_modules\/@ffmpeg-installer\/linux-x64\/ffmpeg$/);
+    expect(hasProgramInterpreter(b.stillEncoder.path)).toBe(false);
+    expect(execFileSync(b.stillEncoder.path, ['-version'], { encoding: 'utf8' })).toMatch(/^ffmpeg version /);
+    // the ffmpeg of everything else (uploads are decoded there) stays the system's
+    expect(b.ffmpeg).toEqual({ path: '/usr/bin/ffmpeg', source: 'PATH' });
+  });
+
+  it('takes the still encoder from STILL_ENCODER_FFMPEG_PATH (empty: the ffmpeg), or ffmpeg-static\'s ffmpeg', () => {
+    const fake = path.join(dir, 'still-ffmpeg');
+    fs.writeFileSync(fake, '#!/bin/sh\n', { mode: 0o755 });
+    const packages = (pkg: string) => (pkg === '@ffmpeg-installer/ffmpeg' ? '/usr/bin/true' : undefined);
+    expect(locateMediaBinaries({ PATH: '/usr/bin', STILL_ENCODER_FFMPEG_PATH: fake }, packages).stillEncoder).toEqual({ path: fake, source: 'env' });
+    expect(locateMediaBinaries({ PATH: '/usr/bin', STILL_ENCODER_FFMPEG_PATH: '' }, packages).stillEncoder).toEqual({ path: '/usr/bin/ffmpeg', source: 'PATH' });
+    expect(locateMediaBinaries({ PATH: '/usr/bin' }, packages).stillEncoder).toEqual({ path: '/usr/bin/true', source: '@ffmpeg-installer/ffmpeg' });
+    const withStatic = locateMediaBinaries({ PATH: '/usr/bin' }, (pkg) => (pkg === 'ffmpeg-static' ? fake : packages(pkg)));
+    expect(withStatic.ffmpeg).toEqual({ path: fake, source: 'ffmpeg-static' });
+    expect(withStatic.stillEncoder).toEqual(withStatic.ffmpeg);
+    expect(() => locateMediaBinaries({ PATH: '/usr/bin', STILL_ENCODER_FFMPEG_PATH: path.join(dir, 'missing') }, packages)).toThrow(
+      expect.objectContaining({ code: 'FFMPEG_NOT_FOUND', message: expect.stringContaining('STILL_ENCODER_FFMPEG_PATH') }),
+    );
   });
 
   it('prefers the statically linked ffprobe of @ffprobe-installer to the one on PATH, where it installed', () => {
@@ -90,6 +126,6 @@ describe('media binaries', () => {
 
   it('memoises and describes the binaries in one line', () => {
     expect(resolveMediaBinaries()).toBe(resolveMediaBinaries());
-    expect(describeMediaBinaries()).toMatch(/^ffmpeg: \S+ \((env|ffmpeg-static|PATH)\), ffprobe: \S+ \((env|@ffprobe-installer\/ffprobe|PATH)\)$/);
+    expect(describeMediaBinaries()).toMatch(/^ffmpeg: \S+ \((env|ffmpeg-static|PATH)\), ffprobe: \S+ \((env|@ffprobe-installer\/ffprobe|PATH)\)(, still encoder: \S+ \((env|@ffmpeg-installer\/ffmpeg)\))?$/);
   });
 });

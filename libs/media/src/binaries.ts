@@ -5,9 +5,10 @@ import { LivePhotoError } from '@vid2live/errors';
 
 /**
  * Optional npm packages that carry a binary: ffmpeg-static (downloads at install, where it can), and
- * `@ffprobe-installer/ffprobe`, whose statically linked ffprobe is inside the npm tarball of its platform package.
+ * `@ffprobe-installer/ffprobe` and `@ffmpeg-installer/ffmpeg`, whose statically linked binaries are inside the npm
+ * tarballs of their platform packages (nothing downloads).
  */
-export type BinaryPackage = 'ffmpeg-static' | '@ffprobe-installer/ffprobe';
+export type BinaryPackage = 'ffmpeg-static' | '@ffprobe-installer/ffprobe' | '@ffmpeg-installer/ffmpeg';
 
 export type MediaBinarySource = 'env' | BinaryPackage | 'PATH';
 
@@ -19,6 +20,12 @@ export interface MediaBinary {
 export interface MediaBinaries {
   ffmpeg: MediaBinary;
   ffprobe: MediaBinary;
+  /**
+   * the ffmpeg of commands that read only files this process wrote (FfmpegRunOptions.ownRawInput: the automatic
+   * still from the render's raw frames). Its input is raw pixels of a known size, not an upload's container or
+   * codec, so an old statically linked build serves: it starts in ~10 ms where Debian's ffmpeg takes ~0.15 s.
+   */
+  stillEncoder: MediaBinary;
 }
 
 const INSTALL_HINT =
@@ -94,6 +101,30 @@ function resolveOne(
 }
 
 /**
+ * The still encoder: STILL_ENCODER_FFMPEG_PATH (empty: the ffmpeg above), else ffmpeg-static's ffmpeg when that is
+ * the ffmpeg (static and newer), else `@ffmpeg-installer/ffmpeg` (a static 4.1 build of 2018), else the ffmpeg above.
+ */
+function resolveStillEncoder(
+  env: NodeJS.ProcessEnv,
+  ffmpeg: MediaBinary,
+  fromPackages: (pkg: BinaryPackage) => string | undefined,
+): MediaBinary {
+  const fromEnv = env.STILL_ENCODER_FFMPEG_PATH;
+  if (fromEnv !== undefined) {
+    if (fromEnv === '') return ffmpeg;
+    if (!isExecutableFile(fromEnv)) {
+      throw new LivePhotoError('FFMPEG_NOT_FOUND', `STILL_ENCODER_FFMPEG_PATH=${fromEnv} is not an executable file; ${INSTALL_HINT}`, {
+        STILL_ENCODER_FFMPEG_PATH: fromEnv,
+      });
+    }
+    return { path: fromEnv, source: 'env' };
+  }
+  if (ffmpeg.source === 'ffmpeg-static') return ffmpeg;
+  const fromPackage = fromPackages('@ffmpeg-installer/ffmpeg');
+  return fromPackage ? { path: fromPackage, source: '@ffmpeg-installer/ffmpeg' } : ffmpeg;
+}
+
+/**
  * Resolve without memoising (for tests and diagnostics with a custom environment; `fromPackages` stands in for
  * the optional packages, e.g. `() => undefined` for a machine without them).
  */
@@ -101,16 +132,19 @@ export function locateMediaBinaries(
   env: NodeJS.ProcessEnv = process.env,
   fromPackages: (pkg: BinaryPackage) => string | undefined = pathFromOptionalPackage,
 ): MediaBinaries {
+  const ffmpeg = resolveOne('ffmpeg', env, 'ffmpeg-static', fromPackages);
   return {
-    ffmpeg: resolveOne('ffmpeg', env, 'ffmpeg-static', fromPackages),
+    ffmpeg,
     ffprobe: resolveOne('ffprobe', env, '@ffprobe-installer/ffprobe', fromPackages),
+    stillEncoder: resolveStillEncoder(env, ffmpeg, fromPackages),
   };
 }
 
 let resolved: MediaBinaries | undefined;
 
 /**
- * ffmpeg + ffprobe used by every media call, in priority order env → ffmpeg-static / @ffprobe-installer → PATH.
+ * ffmpeg + ffprobe used by every media call, in priority order env → ffmpeg-static / @ffprobe-installer → PATH
+ * (and the still encoder, see resolveStillEncoder).
  * The packaged ffprobe is preferred to the system's because it is statically linked: it starts in ~2 ms, where
  * Debian's (215 shared libraries) takes ~0.1 s of CPU before it reads a byte, and a conversion runs it once or twice.
  * Memoised; also configures fluent-ffmpeg so commands built with it use the same binaries.
@@ -131,8 +165,12 @@ export function resetMediaBinaries(): void {
   resolved = undefined;
 }
 
-/** One line for the CLI/worker start-up log, e.g. `ffmpeg: /usr/bin/ffmpeg (PATH), ffprobe: /usr/bin/ffprobe (PATH)`. */
+/**
+ * One line for the CLI/worker start-up log, e.g. `ffmpeg: /usr/bin/ffmpeg (PATH), ffprobe: /usr/bin/ffprobe (PATH)`,
+ * plus `, still encoder: … (…)` when that is not the ffmpeg.
+ */
 export function describeMediaBinaries(): string {
   const b = resolveMediaBinaries();
-  return `ffmpeg: ${b.ffmpeg.path} (${b.ffmpeg.source}), ffprobe: ${b.ffprobe.path} (${b.ffprobe.source})`;
+  const still = b.stillEncoder.path === b.ffmpeg.path ? '' : `, still encoder: ${b.stillEncoder.path} (${b.stillEncoder.source})`;
+  return `ffmpeg: ${b.ffmpeg.path} (${b.ffmpeg.source}), ffprobe: ${b.ffprobe.path} (${b.ffprobe.source})${still}`;
 }

@@ -12,6 +12,12 @@ export interface FfmpegRunOptions {
   subject?: string;
   /** the child's pid once started (logging, and tests that check a killed process is gone) */
   onSpawn?: (pid: number) => void;
+  /**
+   * the command reads only raw frames this process wrote (`-f rawvideo` of a known size), never an upload: it runs
+   * on the still encoder (MediaBinaries.stillEncoder, a statically linked ffmpeg where one is installed), so its
+   * options must be ones ffmpeg 4.1 knows
+   */
+  ownRawInput?: boolean;
 }
 
 export interface FfmpegRunResult {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { resetMediaBinaries } from './binaries';
 import { createFfmpegCommand, ffmpegInput, LineTail, parseTimemark, runFfmpeg, runFfmpegCommand, sourceProtocolOptions } from './ffmpeg';
 import { makeTempDir, removeDir } from './test-media';
 
@@ -108,6 +109,31 @@ describe('ffmpeg runner', () => {
     expect(lastStart < firstEnd).toBe(true);
     expect(events.slice(-2).map(([k, a]) => `${k} ${a}`)).toEqual(['start -i', 'end -i']);
     expect(events).toHaveLength(6);
+  });
+
+  it('runs a command on its own raw frames (ownRawInput) on the still encoder, every other on the ffmpeg', async () => {
+    const log = path.join(dir, 'still-encoder.log');
+    const wrapper = path.join(dir, 'still-encoder.sh');
+    fs.writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> '${log}'\nexec ffmpeg "$@"\n`, { mode: 0o755 });
+    const before = process.env.STILL_ENCODER_FFMPEG_PATH;
+    process.env.STILL_ENCODER_FFMPEG_PATH = wrapper;
+    resetMediaBinaries();
+    try {
+      const raw = path.join(dir, 'frame.yuv');
+      fs.writeFileSync(raw, Buffer.alloc(16 * 16 * 1.5, 128));
+      const args = (out: string) => ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', '16x16', '-i', raw, '-frames:v', '1', '-y', path.join(dir, out)];
+      await runFfmpeg(args('own.jpg'), { ownRawInput: true });
+      await runFfmpeg(args('other.jpg'));
+      expect(fs.statSync(path.join(dir, 'own.jpg')).size).toBeGreaterThan(0);
+      expect(fs.statSync(path.join(dir, 'other.jpg')).size).toBeGreaterThan(0);
+      const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain('own.jpg');
+    } finally {
+      if (before === undefined) delete process.env.STILL_ENCODER_FFMPEG_PATH;
+      else process.env.STILL_ENCODER_FFMPEG_PATH = before;
+      resetMediaBinaries();
+    }
   });
 
   it('runs a fluent-ffmpeg command with progress against the expected duration, and aborts it', async () => {

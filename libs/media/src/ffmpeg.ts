@@ -72,7 +72,8 @@ function failed(tool: string, subject: string | undefined, reason: string, stder
  * Abort kills the child with SIGKILL and rejects with CANCELED once it has exited (no orphan, no zombie).
  */
 export function runFfmpeg(args: string[], opts: FfmpegRunOptions = {}): Promise<FfmpegRunResult> {
-  const { ffmpeg } = resolveMediaBinaries();
+  const binaries = resolveMediaBinaries();
+  const ffmpeg = opts.ownRawInput ? binaries.stillEncoder : binaries.ffmpeg;
   const { signal, subject } = opts;
   if (signal?.aborted) return Promise.reject(new LivePhotoError('CANCELED'));
   const report = progressMapper(opts.expectedDuration, opts.onProgress);

@@ -109,10 +109,15 @@ export function stillConversionFilter(stillFormat: 'jpeg' | 'png'): string {
     : 'scale=in_color_matrix=bt709:in_range=tv,format=rgb24';
 }
 
-/** The mjpeg settings of every JPEG still (in the render, or from a candidate frame). */
-const JPEG_STILL_CODEC = ['-c:v', 'mjpeg', '-q:v', '2'];
-/** An output of exactly one picture file, with no metadata of the source. */
-const ONE_IMAGE_OUTPUT = ['-frames:v', '1', '-fps_mode', 'passthrough', '-map_metadata', '-1', '-f', 'image2', '-update', '1'];
+/**
+ * The mjpeg settings of every JPEG still (in the render, or from a candidate frame). bitexact leaves out the
+ * encoder's version comment (`Lavc59.37.100`), so a still is the same bytes whichever ffmpeg encoded it.
+ */
+const JPEG_STILL_CODEC = ['-c:v', 'mjpeg', '-q:v', '2', '-flags:v', '+bitexact'];
+/** An output of exactly one picture file, with no metadata of the source (options ffmpeg 4.1 knows too). */
+const ONE_PICTURE = ['-frames:v', '1', '-map_metadata', '-1', '-f', 'image2', '-update', '1'];
+/** ONE_PICTURE from a filter graph of the render: its frames keep their times (no duplication or drop). */
+const ONE_IMAGE_OUTPUT = [...ONE_PICTURE.slice(0, 2), '-fps_mode', 'passthrough', ...ONE_PICTURE.slice(2)];
 
 /** The first clip frame of a candidate render's analysis frames: the one before the candidates (their first motion). */
 function firstAnalysedFrame(candidatesFrom: number): number {
@@ -373,14 +378,17 @@ export async function encodeCandidateStill(rendered: RenderedClip, index: number
   // Straight to that frame's bytes: reading and dropping the candidates before it cost up to ~50 ms at 4K.
   const chromaBytes = Math.ceil(rendered.width / 2) * Math.ceil(rendered.height / 2);
   const frameBytes = rendered.width * rendered.height + 2 * chromaBytes;
+  // The input is this render's own raw frames, so the still encoder may run it (ownRawInput: a statically linked
+  // ffmpeg where one is installed, ~0.15 s less than starting Debian's); the whitelists keep it to that file's bytes.
   await mediaToolsOf(ctx).runFfmpeg(
     [
+      '-protocol_whitelist', 'file', '-format_whitelist', 'rawvideo',
       '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${rendered.width}x${rendered.height}`,
       '-skip_initial_bytes', String((index - c.from) * frameBytes), '-i', c.rawPath,
       '-vf', `setsar=1,${stillConversionFilter('jpeg')}`,
-      ...JPEG_STILL_CODEC, ...ONE_IMAGE_OUTPUT, '-y', rendered.stillPath,
+      ...JPEG_STILL_CODEC, ...ONE_PICTURE, '-y', rendered.stillPath,
     ],
-    { signal: ctx.signal, subject: ctx.subject },
+    { signal: ctx.signal, subject: ctx.subject, ownRawInput: true },
   );
   await assertWritten(rendered.stillPath, `ffmpeg made no still from candidate frame ${index} of ${ctx.subject}`);
 }
