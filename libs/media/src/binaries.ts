@@ -76,6 +76,14 @@ function pathFromOptionalPackage(pkg: BinaryPackage): string | undefined {
   }
 }
 
+/** A binary named by an env variable. One that points nowhere is a configuration mistake: said, not fallen back from. */
+function binaryFromEnv(envName: string, file: string): MediaBinary {
+  if (!isExecutableFile(file)) {
+    throw new LivePhotoError('FFMPEG_NOT_FOUND', `${envName}=${file} is not an executable file; ${INSTALL_HINT}`, { [envName]: file });
+  }
+  return { path: file, source: 'env' };
+}
+
 function resolveOne(
   name: 'ffmpeg' | 'ffprobe',
   env: NodeJS.ProcessEnv,
@@ -84,15 +92,7 @@ function resolveOne(
 ): MediaBinary {
   const envName = name === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH';
   const fromEnv = env[envName];
-  if (fromEnv) {
-    // An explicit setting that points nowhere is a configuration mistake: say so instead of silently falling back.
-    if (!isExecutableFile(fromEnv)) {
-      throw new LivePhotoError('FFMPEG_NOT_FOUND', `${envName}=${fromEnv} is not an executable file; ${INSTALL_HINT}`, {
-        [envName]: fromEnv,
-      });
-    }
-    return { path: fromEnv, source: 'env' };
-  }
+  if (fromEnv) return binaryFromEnv(envName, fromEnv);
   const fromPackage = fromPackages(staticPackage);
   if (fromPackage) return { path: fromPackage, source: staticPackage };
   const fromPath = findOnPath(name, env.PATH ?? '');
@@ -110,15 +110,7 @@ function resolveStillEncoder(
   fromPackages: (pkg: BinaryPackage) => string | undefined,
 ): MediaBinary {
   const fromEnv = env.STILL_ENCODER_FFMPEG_PATH;
-  if (fromEnv !== undefined) {
-    if (fromEnv === '') return ffmpeg;
-    if (!isExecutableFile(fromEnv)) {
-      throw new LivePhotoError('FFMPEG_NOT_FOUND', `STILL_ENCODER_FFMPEG_PATH=${fromEnv} is not an executable file; ${INSTALL_HINT}`, {
-        STILL_ENCODER_FFMPEG_PATH: fromEnv,
-      });
-    }
-    return { path: fromEnv, source: 'env' };
-  }
+  if (fromEnv !== undefined) return fromEnv === '' ? ffmpeg : binaryFromEnv('STILL_ENCODER_FFMPEG_PATH', fromEnv);
   if (ffmpeg.source === 'ffmpeg-static') return ffmpeg;
   const fromPackage = fromPackages('@ffmpeg-installer/ffmpeg');
   return fromPackage ? { path: fromPackage, source: '@ffmpeg-installer/ffmpeg' } : ffmpeg;

@@ -117,7 +117,7 @@ const JPEG_STILL_CODEC = ['-c:v', 'mjpeg', '-q:v', '2', '-flags:v', '+bitexact']
 /** An output of exactly one picture file, with no metadata of the source (options ffmpeg 4.1 knows too). */
 const ONE_PICTURE = ['-frames:v', '1', '-map_metadata', '-1', '-f', 'image2', '-update', '1'];
 /** ONE_PICTURE from a filter graph of the render: its frames keep their times (no duplication or drop). */
-const ONE_IMAGE_OUTPUT = [...ONE_PICTURE.slice(0, 2), '-fps_mode', 'passthrough', ...ONE_PICTURE.slice(2)];
+const ONE_IMAGE_OUTPUT = [...ONE_PICTURE, '-fps_mode', 'passthrough'];
 
 /** The first clip frame of a candidate render's analysis frames: the one before the candidates (their first motion). */
 function firstAnalysedFrame(candidatesFrom: number): number {
